@@ -1,0 +1,168 @@
+"""Settings, all overridable from the environment.
+
+Embedded default: SQLite and local media under var/, jobs in the foreground.
+Scale-out: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), S3 media.
+"""
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("NEURONEVAL_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = os.environ.get(
+    "DJANGO_SECRET_KEY",
+    # Only good for the embedded local default; any deployment sets its own.
+    "insecure-local-only-key-change-me-for-any-deployment",
+)
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SITE_URL = os.environ.get("NEURONEVAL_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "explain",
+    "evaluation",
+    "mturk",
+    "analysis",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent raters on the embedded default: wait for the write lock
+    # instead of failing, and take it at BEGIN so a claim cannot be upgraded
+    # from a read into a deadlock.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = os.environ.get("DJANGO_MEDIA_URL", "/media/")
+MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
+
+# Where uploaded / generated images live. "local" serves them from this site;
+# "s3" uses django-storages so MTurk workers can load them from anywhere.
+MEDIA_STORAGE = os.environ.get("NEURONEVAL_MEDIA_STORAGE", "local")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+            "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
+            "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+            # Presigned image URLs must outlive the longest HIT (default 7 days).
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 7 * 24 * 3600),
+            "default_acl": os.environ.get("AWS_DEFAULT_ACL") or None,
+            "file_overwrite": False,
+        },
+    }
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/studies/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# Celery: with no broker configured, jobs run in process (the embedded default).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+
+# Rater task reservations go back to the pool after this many seconds.
+RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
+
+# Foundation models, by public id; loaded lazily by explain.foundation.
+FOUNDATION = {
+    "captioner": os.environ.get("NEURONEVAL_CAPTIONER", "Salesforce/blip-image-captioning-base"),
+    "clip_model": os.environ.get("NEURONEVAL_CLIP_MODEL", "ViT-B-16"),
+    "clip_pretrained": os.environ.get("NEURONEVAL_CLIP_PRETRAINED", "openai"),
+    "text_to_image": os.environ.get("NEURONEVAL_TEXT_TO_IMAGE", "CompVis/stable-diffusion-v1-4"),
+    "llm_model": os.environ.get("NEURONEVAL_LLM_MODEL", "gpt-4o-mini"),
+    "llm_base_url": os.environ.get("NEURONEVAL_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or None,
+    "text_embedder": os.environ.get("NEURONEVAL_TEXT_EMBEDDER", "sentence-transformers/all-mpnet-base-v2"),
+    "device": os.environ.get("NEURONEVAL_DEVICE", "auto"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+}

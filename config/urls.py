@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/studies/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("explain/", include("explain.urls")),
+    path("", include("evaluation.urls")),
+    path("mturk/", include("mturk.urls")),
+    path("analysis/", include("analysis.urls")),
+]
+
+if settings.MEDIA_STORAGE == "local":
+    from django.views.static import serve
+
+    # The embedded default serves probing images itself; with S3 they come from the bucket.
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]

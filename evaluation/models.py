@@ -1,0 +1,188 @@
+"""Rating studies: what raters are shown (frozen at creation), who rates, what they answered."""
+from django.db import models
+
+from explain.models import Explanation, Method, Network, Neuron, ProbeImage
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        CLOSED = "closed"
+
+    name = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    instructions = models.TextField(blank=True)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="studies")
+    methods = models.ManyToManyField(Method, through="StudyMethod", related_name="studies")
+    raters_per_neuron = models.PositiveIntegerField(default=3)
+    images_per_task = models.PositiveIntegerField(default=10)
+    ask_best = models.BooleanField(default=True)
+    seed = models.IntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    open_link_token = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="Public volunteer link; blank = closed to the public."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+
+    def __str__(self):
+        return self.name
+
+
+class StudyMethod(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="study_methods")
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveIntegerField(default=0, help_text="Column order in tables.")
+    explanation_rank = models.PositiveIntegerField(default=1, help_text="Which of the method's ranked labels is shown.")
+
+    class Meta:
+        ordering = ["study", "order"]
+        constraints = [models.UniqueConstraint(fields=["study", "method"], name="unique_method_per_study")]
+
+
+class StudyNeuron(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="study_neurons")
+    neuron = models.ForeignKey(Neuron, on_delete=models.PROTECT, related_name="+")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order"]
+        constraints = [models.UniqueConstraint(fields=["study", "neuron"], name="unique_neuron_per_study")]
+
+    def __str__(self):
+        return f"{self.study.name}: {self.neuron}"
+
+
+class StudyImage(models.Model):
+    """A top image as frozen into the study."""
+
+    study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="images")
+    position = models.PositiveIntegerField()
+    image = models.ForeignKey(ProbeImage, on_delete=models.PROTECT, related_name="+")
+    activation = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study_neuron", "position"]
+        constraints = [models.UniqueConstraint(fields=["study_neuron", "position"], name="unique_image_position")]
+
+
+class StudyItem(models.Model):
+    """One method's description of one study neuron, with its text frozen at study creation."""
+
+    study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="items")
+    method = models.ForeignKey(Method, on_delete=models.PROTECT, related_name="+")
+    explanation = models.ForeignKey(Explanation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["study_neuron", "method"]
+        constraints = [models.UniqueConstraint(fields=["study_neuron", "method"], name="unique_item_per_method")]
+
+
+class Rater(models.Model):
+    class Kind(models.TextChoices):
+        INVITED = "invited", "Invited (personal link)"
+        OPEN = "open", "Open link volunteer"
+        MTURK = "mturk", "MTurk worker"
+        PROLIFIC = "prolific", "Prolific participant"
+        IMPORTED = "imported", "Imported ratings"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="raters")
+    token = models.CharField(max_length=64, unique=True, help_text="Secret in the rater's link.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INVITED)
+    external_id = models.CharField(max_length=200, blank=True, help_text="workerId, PROLIFIC_PID or imported rater id.")
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="unique_external_rater_per_study",
+            )
+        ]
+
+    def __str__(self):
+        return self.label or self.external_id or f"rater {self.pk}"
+
+
+class Assignment(models.Model):
+    """A neuron handed to a rater: reserved until submitted or expired."""
+
+    class Status(models.TextChoices):
+        RESERVED = "reserved"
+        COMPLETED = "completed"
+        EXPIRED = "expired"
+
+    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RESERVED)
+    shuffle_seed = models.BigIntegerField()
+    reserved_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["reserved_at"]
+        constraints = [models.UniqueConstraint(fields=["rater", "study_neuron"], name="one_assignment_per_rater_neuron")]
+
+
+class Slot(models.Model):
+    """A description's place on one rater's page, named by an opaque token so the page never names the method."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="slots")
+    position = models.PositiveIntegerField()
+    token = models.CharField(max_length=64, unique=True)
+    item = models.ForeignKey(StudyItem, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["assignment", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "position"], name="unique_slot_position"),
+            models.UniqueConstraint(fields=["assignment", "item"], name="unique_slot_item"),
+        ]
+
+
+class Response(models.Model):
+    class Source(models.TextChoices):
+        LOCAL = "local"
+        MTURK = "mturk"
+        PROLIFIC = "prolific"
+        IMPORTED = "imported"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="responses")
+    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="responses")
+    study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.PROTECT, related_name="responses")
+    assignment = models.OneToOneField(Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="response")
+    best_item = models.ForeignKey(StudyItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    uninterpretable = models.BooleanField(default=False)
+    none_fit = models.BooleanField(default=False)
+    is_valid = models.BooleanField()
+    invalid_reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.LOCAL)
+    external_id = models.CharField(max_length=200, blank=True, help_text="MTurk assignmentId, Prolific submission, imported id.")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["submitted_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["rater", "study_neuron"], name="one_response_per_rater_neuron")]
+
+
+class Rating(models.Model):
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="ratings")
+    item = models.ForeignKey(StudyItem, on_delete=models.PROTECT, related_name="ratings")
+    position = models.PositiveIntegerField(null=True, blank=True, help_text="0-based place the description was shown.")
+    value = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["response", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["response", "item"], name="one_rating_per_item"),
+            models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_between_1_and_5"),
+        ]
