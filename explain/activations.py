@@ -318,9 +318,8 @@ def record_activations(
         rows = range(start, min(start + batch_size, len(probe.image_ids)))
         return start, torch.stack([preprocess(probe.load_image(row)) for row in rows]).to(device)
 
-    _, first = load_batch(0)
     with torch.inference_mode(), capture_layers(model, layers) as captured:
-        model(first[:1])
+        model(preprocess(probe.load_image(0))[None].to(device))
     shapes = {layer: tuple(captured[layer].shape[1:]) for layer in layers}
     for layer, (unit_count, *_rest) in shapes.items():
         if units is not None and (min(units) < 0 or max(units) >= unit_count):
