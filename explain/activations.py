@@ -111,14 +111,16 @@ class StoredActivationCache:
             self._top_values, self._top_rows = top["values"], top["rows"]
             self._has_top_maps = "maps" in top.files
 
+    # Copy-on-write memmaps: callers may write into them (torch.as_tensor wants writable
+    # arrays) without ever changing the recording on disk.
     def summaries(self) -> np.ndarray:
-        return np.load(self.directory / SUMMARIES_FILE, mmap_mode="r")
+        return np.load(self.directory / SUMMARIES_FILE, mmap_mode="c")
 
     def maps(self) -> np.ndarray:
         path = self.directory / MAPS_FILE
         if not path.exists():
             raise ActivationError(f"layer {self.layer_name}: full activation maps were not stored (record with store_maps=True)")
-        return np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode="c")
 
     def top_indices(self, k: int) -> np.ndarray:
         if k <= self._top_rows.shape[1]:

@@ -133,3 +133,13 @@ def test_crash_after_writing_a_batch_but_before_saving_its_top_k_redoes_that_bat
     assert batches == [1, 2, 3, 4, 5]  # conv4 is new, so the pass starts over; conv3 skips its finished batch 1
     assert np.array_equal(resumed["conv3"].top_indices(5), expected_rows)
     assert np.allclose(resumed["conv3"].top_values(5), expected_values)
+
+
+def test_writing_into_a_returned_array_never_changes_the_recording(var_dir, probe, random_cnn):
+    cache = get_activation_cache(random_cnn, probe, "conv4", batch_size=8)
+    summaries = cache.summaries()
+    original = float(summaries[0, 0])
+    summaries[0, 0] = original + 100.0
+    cache.maps()[0, 0] += 100.0
+    assert float(cache.summaries()[0, 0]) == original
+    assert np.allclose(np.asarray(cache.maps()).mean(axis=(2, 3)), np.asarray(cache.summaries()), atol=1e-5)
