@@ -193,7 +193,7 @@ def run_explain_job(
     from explain.networks import get_layer, layer_names, load_network
     from explain.probes import get_probe_set
 
-    job = job or create_job(network, probe, layers, methods, top_k, summary)
+    job = job or create_job(network, probe, layers, methods, top_k, summary, method_params=method_params_by_name or {})
     job.status, job.started_at, job.error, job.finished_at = Job.Status.RUNNING, timezone.now(), "", None
     job.save(update_fields=["status", "started_at", "error", "finished_at"])
     try:
