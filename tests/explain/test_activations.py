@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from explain.activations import StoredActivationCache, get_activation_cache, layer_maps, merge_top_k, record_activations, unit_activations
+from explain.activations import get_activation_cache, layer_maps, merge_top_k, record_activations, unit_activations
 from explain.models import Network
 from explain.networks import load_network
 from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
