@@ -186,6 +186,7 @@ def run_explain_job(
     show_progress: bool = True,
     method_params_by_name: dict | None = None,
     batch_size: int = 64,
+    store_maps: bool = True,
 ) -> Job:
     """Record `layers` of `network` over `probe`, keep every unit's top images, run `methods`, store their explanations."""
     from explain import foundation
@@ -221,6 +222,7 @@ def run_explain_job(
             summary=summary,
             top_k=top_k,
             batch_size=batch_size,
+            store_maps=store_maps,
             show_progress=show_progress,
             progress=lambda done, _total: _set_progress(job, done=done),
             model_and_preprocess=(model, preprocess),

@@ -167,3 +167,15 @@ def test_method_params_from_the_command_line_reach_the_method(setup_assets, test
     assert job.params["method_params"] == {"test-reversed-control": {"source": "test-top-concept"}, "test-top-concept": {"note": 3}}
     assert Explanation.objects.filter(method__name="test-top-concept").first().details == {"params": {"note": 3}}
     assert Explanation.objects.filter(method__name="test-reversed-control").count() == 64
+
+
+def test_no_maps_keeps_only_the_top_images_maps(setup_assets, test_methods, settings):
+    from explain.activations import StoredActivationCache, recording_directory
+    from explain.models import ProbeDataset
+
+    call_command("explain", "--network", "random-cnn", "--probe", "tiny", "--layers", "conv4", "--methods", "test-top-concept", "--no-maps", verbosity=0)
+    assert TopImage.objects.filter(activation_map__isnull=False).count() == 64 * 10
+    directory = recording_directory(Network.objects.get(name="random-cnn"), ProbeDataset.objects.get(name="tiny"), "conv4", "mean")
+    assert (directory / "summaries.npy").exists() and not (directory / "maps.npy").exists()
+    with pytest.raises(ValueError, match="full activation maps were not stored"):
+        StoredActivationCache(directory).maps()
