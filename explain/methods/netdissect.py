@@ -1,0 +1,196 @@
+"""Network Dissection (Bau et al., CVPR 2017), following NetDissect-Lite.
+
+The paper's steps, as NetDissect-Lite implements them:
+
+1. For every unit, a threshold T_k: the top `quantile` (0.005) quantile of
+   its activation values over every spatial position of every probing image.
+2. Each image's activation map is upsampled (bilinear) to the resolution of
+   that image's concept masks and binarised at T_k.
+3. Over the whole probing set, sum per unit and concept the intersection of
+   the binarised map with the concept mask and the sizes of both; the IoU is
+   sum(intersection) / sum(union).
+4. Label = the concept of highest IoU. Units whose best IoU is below 0.04
+   keep that label but are marked below threshold.
+
+NetDissect-Lite's union has one detail worth keeping for comparability: the
+unit's active pixels of an image count towards the union of a concept only
+if, in that image, they touch some annotated concept of the same category
+(colour, texture, shape, ...). Images where a category is not annotated at
+all therefore do not penalise that category's concepts.
+
+The maths lives in plain functions (no Django, no model) vectorised over all
+units of a layer; the `NetDissect` class only wires them to the method
+interface.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import register
+from .base import ExplanationMethod, ExplanationRecord, MethodInput
+
+
+@dataclass
+class NetDissectParams:
+    quantile: float = 0.005  # NetDissect-Lite settings.QUANTILE: top 0.5% of activations
+    iou_threshold: float = 0.04  # settings.SCORE_THRESHOLD: below this a unit is not called a detector
+    upsample_mode: str = "bilinear"  # NetDissect-Lite: imresize(mode='F'), bilinear by default
+    units_per_chunk: int = 256  # bounds memory of the threshold computation, not the result
+
+
+# -- step 1: per-unit activation thresholds ---------------------------------
+
+
+def quantile_thresholds(maps: np.ndarray, quantile: float = 0.005, units_per_chunk: int = 256) -> np.ndarray:
+    """(n_units,) activation value above which a unit's top `quantile` of map pixels lie.
+
+    `maps` is (n_images, n_units, h, w) (a memmap is fine): the quantile is taken over
+    all n_images * h * w values of each unit, a few units at a time.
+    """
+    if maps.ndim != 4:
+        raise ValueError(f"activation maps must be (images, units, h, w), got shape {maps.shape}")
+    n_units = maps.shape[1]
+    thresholds = np.empty(n_units, dtype=np.float64)
+    for start in range(0, n_units, units_per_chunk):
+        chunk = np.asarray(maps[:, start : start + units_per_chunk], dtype=np.float32)
+        per_unit = np.moveaxis(chunk, 1, 0).reshape(chunk.shape[1], -1)
+        thresholds[start : start + chunk.shape[1]] = np.quantile(per_unit, 1.0 - quantile, axis=1)
+    return thresholds
+
+
+# -- step 2: upsample and binarise -------------------------------------------
+
+
+def active_pixels(maps: np.ndarray, thresholds: np.ndarray, size: tuple[int, int], mode: str = "bilinear") -> np.ndarray:
+    """Boolean (n_units, H*W): where each unit's map, upsampled to `size`, exceeds its threshold.
+
+    `maps` is one image's (n_units, h, w) activation maps.
+    """
+    tensor = torch.as_tensor(np.asarray(maps, dtype=np.float32))[None]
+    if tuple(tensor.shape[-2:]) != tuple(size):
+        kwargs = {"align_corners": False} if mode in {"bilinear", "bicubic"} else {}
+        tensor = F.interpolate(tensor, size=tuple(size), mode=mode, **kwargs)
+    upsampled = tensor[0].reshape(tensor.shape[1], -1).numpy()
+    return upsampled > thresholds[:, None]
+
+
+# -- step 3: dataset-level IoU ----------------------------------------------
+
+
+class IoUTally:
+    """Running sums over the probing set from which every unit-concept IoU follows."""
+
+    def __init__(self, n_units: int, concept_categories: Sequence[str]):
+        self.categories = sorted(set(concept_categories))
+        category_index = {name: i for i, name in enumerate(self.categories)}
+        self.concept_category = np.array([category_index[c] for c in concept_categories], dtype=np.int64)
+        n_concepts = len(concept_categories)
+        self.intersection = np.zeros((n_units, n_concepts), dtype=np.float64)
+        self.concept_pixels = np.zeros(n_concepts, dtype=np.float64)
+        # Active pixels of a unit in images where they touch an annotated concept of the category.
+        self.unit_pixels_per_category = np.zeros((n_units, len(self.categories)), dtype=np.float64)
+
+    def add_image(self, active: np.ndarray, masks: dict[int, np.ndarray]) -> None:
+        """Add one image: `active` (n_units, H*W) bool, `masks` {concept index: (H, W) bool}."""
+        if not masks:
+            return
+        concepts = np.fromiter(masks.keys(), dtype=np.int64, count=len(masks))
+        mask_matrix = np.stack([np.asarray(masks[c], dtype=bool).reshape(-1) for c in concepts]).astype(np.float32)
+        if mask_matrix.shape[1] != active.shape[1]:
+            raise ValueError(f"mask has {mask_matrix.shape[1]} pixels but the upsampled maps have {active.shape[1]}")
+        active_float = active.astype(np.float32)
+        overlap = active_float @ mask_matrix.T  # (n_units, concepts present)
+        self.intersection[:, concepts] += overlap  # concept indices are unique within one image
+        self.concept_pixels[concepts] += mask_matrix.sum(axis=1)
+
+        overlap_per_category = np.zeros((active.shape[0], len(self.categories)), dtype=np.float64)
+        np.add.at(overlap_per_category, (slice(None), self.concept_category[concepts]), overlap)
+        unit_active = active_float.sum(axis=1, dtype=np.float64)
+        self.unit_pixels_per_category += (overlap_per_category > 0) * unit_active[:, None]
+
+    def iou(self) -> np.ndarray:
+        """(n_units, n_concepts) intersection over union summed over the dataset."""
+        unit_pixels = self.unit_pixels_per_category[:, self.concept_category]
+        union = unit_pixels + self.concept_pixels[None, :] - self.intersection
+        with np.errstate(invalid="ignore", divide="ignore"):
+            iou = np.where(union > 0, self.intersection / np.where(union > 0, union, 1.0), 0.0)
+        return iou
+
+
+# -- step 4: labels ---------------------------------------------------------
+
+
+def best_concepts(iou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit, the index of the concept of highest IoU and that IoU."""
+    best = iou.argmax(axis=1)
+    return best, iou[np.arange(iou.shape[0]), best]
+
+
+def dissect_layer(maps: np.ndarray, mask_source, n_images: int, concept_categories: Sequence[str], params=None):
+    """IoU (n_units, n_concepts) and thresholds (n_units,) for one layer.
+
+    `mask_source(row)` returns image `row`'s {concept index: (H, W) bool mask}; row i of
+    `maps` is the same image as `mask_source(i)`.
+    """
+    params = params or NetDissectParams()
+    thresholds = quantile_thresholds(maps, params.quantile, params.units_per_chunk)
+    tally = IoUTally(maps.shape[1], concept_categories)
+    for row in range(n_images):
+        masks = mask_source(row)
+        if not masks:
+            continue
+        size = np.asarray(next(iter(masks.values()))).shape
+        active = active_pixels(maps[row], thresholds, size, params.upsample_mode)
+        tally.add_image(active, masks)
+    return tally.iou(), thresholds
+
+
+@register
+class NetDissect(ExplanationMethod):
+    name = "netdissect"
+    display_name = "Network Dissection"
+    kind = "generated"
+    description = (
+        "Bau et al. 2017 (NetDissect-Lite): IoU of each unit's top-0.5% activation region with the "
+        "concept masks of an annotated probing set; label = concept of highest IoU."
+    )
+
+    def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
+        params = NetDissectParams(**{k: v for k, v in inputs.params.items() if k in NetDissectParams.__dataclass_fields__})
+        probe, cache = inputs.probe, inputs.activations
+        if not len(probe.concept_names):
+            raise ValueError(f"Network Dissection needs an annotated probing set; {probe.name!r} has no concepts")
+        probe_row = {image_id: row for row, image_id in enumerate(probe.image_ids)}
+        try:
+            rows = [probe_row[image_id] for image_id in cache.image_ids]
+        except KeyError as missing:
+            raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
+
+        iou, thresholds = dissect_layer(
+            cache.maps(), lambda i: probe.concept_masks(rows[i]), len(rows), probe.concept_categories, params
+        )
+        best, best_iou = best_concepts(iou)
+        records = []
+        for unit in units:
+            concept = int(best[unit])
+            score = float(best_iou[unit])
+            records.append(
+                ExplanationRecord(
+                    unit=int(unit),
+                    text=probe.concept_names[concept],
+                    score=score,
+                    score_name="iou",
+                    details={
+                        "category": probe.concept_categories[concept],
+                        "below_threshold": score < params.iou_threshold,
+                        "activation_threshold": float(thresholds[unit]),
+                        "params": asdict(params),
+                    },
+                )
+            )
+        return records
