@@ -117,3 +117,19 @@ def shared_data_dir() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("no shared/data folder above the tests; set NEURONEVAL_SHARED_DATA")
+
+
+def maps_of_concepts(probe, concepts: list[str], map_size=16, noise=0.1, seed=2) -> np.ndarray:
+    """(n_images, len(concepts), map_size, map_size): unit k is concept k's mask pooled to map size, plus noise."""
+    rng = np.random.default_rng(seed)
+    n_images = len(probe.image_ids)
+    maps = rng.normal(0.0, noise, size=(n_images, len(concepts), map_size, map_size)).astype(np.float32)
+    indices = [list(probe.concept_names).index(name) for name in concepts]
+    for row in range(n_images):
+        masks = probe.concept_masks(row)
+        for unit, concept in enumerate(indices):
+            if concept in masks:
+                mask = masks[concept].astype(np.float32)
+                factor = mask.shape[0] // map_size
+                maps[row, unit] += mask.reshape(map_size, factor, map_size, factor).mean(axis=(1, 3))
+    return maps

@@ -98,3 +98,19 @@ def test_probe_without_concepts_is_refused_with_a_clear_error():
 def test_paper_defaults():
     params = NetDissectParams()
     assert (params.quantile, params.iou_threshold, params.upsample_mode) == (0.005, 0.04, "bilinear")
+
+
+@pytest.mark.django_db
+def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_concept():
+    from explain.probes import get_probe_set
+    from explain.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
+
+    from .method_fixtures import maps_of_concepts
+
+    probe = get_probe_set(ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=120)))
+    cache = ArrayActivationCache("conv", maps_of_concepts(probe, CONCEPT_NAMES), probe.image_ids)
+
+    records = get_method("netdissect").explain(MethodInput(None, None, probe, cache), units=range(len(CONCEPT_NAMES)))
+
+    assert [r.text for r in records] == CONCEPT_NAMES
+    assert [r.details["category"] for r in records] == list(probe.concept_categories)

@@ -171,3 +171,20 @@ def test_clip_dissect_without_a_clip_adapter_says_so(monkeypatch):
 
     with pytest.raises(RuntimeError, match="get_clip"):
         get_method("clip-dissect").explain(MethodInput(None, None, probe, cache), units=[0])
+
+
+@pytest.mark.django_db
+def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_concept():
+    from explain.probes import get_probe_set
+    from explain.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
+
+    from .method_fixtures import maps_of_concepts
+
+    probe = get_probe_set(ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=120)))
+    cache = ArrayActivationCache("conv", maps_of_concepts(probe, CONCEPT_NAMES), probe.image_ids)
+
+    records = get_method("clip-dissect-annotations").explain(
+        MethodInput(None, None, probe, cache), units=range(len(CONCEPT_NAMES))
+    )
+
+    assert [r.text for r in records] == CONCEPT_NAMES
