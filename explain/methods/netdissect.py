@@ -40,21 +40,24 @@ class NetDissectParams:
     quantile: float = 0.005  # NetDissect-Lite settings.QUANTILE: top 0.5% of activations
     iou_threshold: float = 0.04  # settings.SCORE_THRESHOLD: below this a unit is not called a detector
     upsample_mode: str = "bilinear"  # NetDissect-Lite: imresize(mode='F'), bilinear by default
-    units_per_chunk: int = 256  # bounds memory of the threshold computation, not the result
+    max_chunk_elements: int = 16_000_000  # bounds memory of the threshold computation, not the result
 
 
 # -- step 1: per-unit activation thresholds ---------------------------------
 
 
-def quantile_thresholds(maps: np.ndarray, quantile: float = 0.005, units_per_chunk: int = 256) -> np.ndarray:
+def quantile_thresholds(maps: np.ndarray, quantile: float = 0.005, max_chunk_elements: int = 16_000_000) -> np.ndarray:
     """(n_units,) activation value above which a unit's top `quantile` of map pixels lie.
 
     `maps` is (n_images, n_units, h, w) (a memmap is fine): the quantile is taken over
-    all n_images * h * w values of each unit, a few units at a time.
+    all n_images * h * w values of each unit, as many units at a time as fit in
+    `max_chunk_elements` values.
     """
     if maps.ndim != 4:
         raise ValueError(f"activation maps must be (images, units, h, w), got shape {maps.shape}")
     n_units = maps.shape[1]
+    values_per_unit = maps.shape[0] * maps.shape[2] * maps.shape[3]
+    units_per_chunk = max(1, max_chunk_elements // max(1, values_per_unit))
     thresholds = np.empty(n_units, dtype=np.float64)
     for start in range(0, n_units, units_per_chunk):
         chunk = np.asarray(maps[:, start : start + units_per_chunk], dtype=np.float32)
@@ -138,7 +141,7 @@ def dissect_layer(maps: np.ndarray, mask_source, n_images: int, concept_categori
     `maps` is the same image as `mask_source(i)`.
     """
     params = params or NetDissectParams()
-    thresholds = quantile_thresholds(maps, params.quantile, params.units_per_chunk)
+    thresholds = quantile_thresholds(maps, params.quantile, params.max_chunk_elements)
     tally = IoUTally(maps.shape[1], concept_categories)
     for row in range(n_images):
         masks = mask_source(row)

@@ -120,6 +120,12 @@ def test_places365_network_has_365_fc_units_and_resnet18_widths():
     assert Explanation.objects.count() == 1024
 
 
+def test_layer_option_takes_one_layer_of_a_multi_layer_file():
+    run_import(PUBLISHED / "CLIP_Dissect__resnet50_imagenet_broden.csv", method="clip-dissect-published", fmt="clip-dissect", layer="layer4")
+
+    assert per_layer("clip-dissect-published") == {"layer4": 2048}
+
+
 def test_plain_csv_with_and_without_score(tmp_path):
     scored = tmp_path / "scored.csv"
     scored.write_text("layer,unit,description,score\nlayer4,7,dog faces,0.8\nlayer4,8,water,\n")
@@ -160,6 +166,7 @@ BAD_FILES = [
     ("netdissect_unit0.csv", "netdissect", "layer1", "unit,category,label,score\n0,color,red-c,0.1\n", "row 1: unit 0 out of range: NetDissect-Lite units are 1-based"),
     ("netdissect_too_big.csv", "netdissect", "layer1", "unit,category,label,score\n1,color,red-c,0.1\n257,color,red-c,0.1\n", "row 2: unit 257 out of range for layer layer1 (256 units)"),
     ("dnd_blank_first.csv", "dnd", "layer1", "Neuron ID,Label 1,Label 2,Label 3\n6,stripes,,\n10,,red things,\n", "row 2: empty Label 1"),
+    ("header_only.csv", "milan", None, "layer,unit,description\n", "header: no explanations in the file"),
     ("dnd_no_labels.csv", "dnd", "layer1", "Neuron ID,description\n6,stripes\n", "header: missing column(s)"),
 ]
 

@@ -12,7 +12,7 @@ def test_threshold_is_the_top_half_percent_of_all_map_pixels_of_a_unit():
     values = np.arange(2000, dtype=np.float32)  # 20 images x 10 x 10 pixels, one unit
     maps = np.stack([values.reshape(20, 10, 10), -values.reshape(20, 10, 10)], axis=1)
 
-    thresholds = quantile_thresholds(maps, quantile=0.005, units_per_chunk=1)
+    thresholds = quantile_thresholds(maps, quantile=0.005, max_chunk_elements=2000)  # one unit a step
 
     assert thresholds[0] == pytest.approx(np.quantile(values, 0.995))
     assert (values > thresholds[0]).sum() == 10  # 0.5% of 2000 pixels
