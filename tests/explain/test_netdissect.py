@@ -20,11 +20,12 @@ def test_threshold_is_the_top_half_percent_of_all_map_pixels_of_a_unit():
 
 
 def test_maps_are_upsampled_bilinearly_to_the_mask_size_before_thresholding():
-    maps = np.array([[[0.0, 1.0], [0.0, 1.0]]], dtype=np.float32)  # one unit, right half on
+    maps = np.array([[[0.0, 1.0], [0.0, 1.0]], [[0.2, 0.2], [0.2, 0.2]]], dtype=np.float32)  # unit 0: right half on
 
-    active = active_pixels(maps, np.array([0.5]), size=(4, 4)).reshape(4, 4)
+    [(units, active)] = active_pixels(maps[None], np.array([0.5, 0.5]), size=(4, 4))
 
-    assert active.tolist() == [[False, False, True, True]] * 4
+    assert units.tolist() == [0]  # unit 1 never reaches its threshold
+    assert active[0].reshape(4, 4).tolist() == [[False, False, True, True]] * 4
 
 
 def test_iou_is_summed_over_images_and_counts_unit_pixels_only_where_the_category_is_annotated():
@@ -32,9 +33,9 @@ def test_iou_is_summed_over_images_and_counts_unit_pixels_only_where_the_categor
     red = np.array([[1, 1], [0, 0]], bool)
     disc = np.array([[0, 1], [0, 1]], bool)
     # image 1: unit on the top row; red annotated there, disc on the right column
-    tally.add_image(np.array([[1, 1, 0, 0]], bool), {0: red, 1: disc})
+    tally.add_image(np.array([0]), np.array([[1, 1, 0, 0]], bool), {0: red, 1: disc})
     # image 2: unit on the bottom row, only red annotated (and not touched): no colour overlap
-    tally.add_image(np.array([[0, 0, 1, 1]], bool), {0: red})
+    tally.add_image(np.array([0]), np.array([[0, 0, 1, 1]], bool), {0: red})
 
     iou = tally.iou()
 
@@ -114,3 +115,14 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
 
     assert [r.text for r in records] == CONCEPT_NAMES
     assert [r.details["category"] for r in records] == list(probe.concept_categories)
+
+
+def test_batching_images_does_not_change_the_iou():
+    probe = blocks_probe(n_images=60)
+    maps = maps_firing_on(probe, concept=3)
+    run = lambda batch: dissect_layer(  # noqa: E731
+        maps, probe.concept_masks, 60, probe.concept_categories, NetDissectParams(images_per_batch=batch)
+    )[0]
+
+    np.testing.assert_allclose(run(1), run(64))
+    np.testing.assert_allclose(run(7), run(64))
