@@ -88,7 +88,7 @@ def active_pixels(maps: np.ndarray, thresholds: np.ndarray, size: tuple[int, int
     if len(image_index) and tuple(selected.shape[-2:]) != tuple(size):
         kwargs = {"align_corners": False} if mode in {"bilinear", "bicubic"} else {}
         selected = F.interpolate(selected, size=tuple(size), mode=mode, **kwargs)
-    active = selected.reshape(len(image_index), -1).numpy() > thresholds[unit_index, None]
+    active = selected.reshape(len(image_index), size[0] * size[1]).numpy() > thresholds[unit_index, None]
     bounds = np.searchsorted(image_index, np.arange(n_images + 1))
     return [(unit_index[bounds[i] : bounds[i + 1]], active[bounds[i] : bounds[i + 1]]) for i in range(n_images)]
 
