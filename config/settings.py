@@ -166,3 +166,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
+CELERY_TASK_ROUTES = {"explain.run_explain_task": {"queue": "gpu"}}
