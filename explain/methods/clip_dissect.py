@@ -61,8 +61,9 @@ def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | No
     unit_activations: (n_images, n_units) one scalar per image and unit.
     """
     params = params or SoftWPMIParams()
-    concepts = torch.as_tensor(np.asarray(concept_activations), dtype=torch.float64)
-    activations = torch.as_tensor(np.asarray(unit_activations), dtype=torch.float64)
+    # copies: the inputs may be read-only memmaps of the activation cache
+    concepts = torch.tensor(np.asarray(concept_activations, dtype=np.float64))
+    activations = torch.tensor(np.asarray(unit_activations, dtype=np.float64))
     if concepts.ndim != 2 or activations.ndim != 2 or concepts.shape[0] != activations.shape[0]:
         raise ValueError(
             f"need P (images, concepts) and activations (images, units) over the same images, "
