@@ -166,7 +166,7 @@ BAD_FILES = [
     ("netdissect_unit0.csv", "netdissect", "layer1", "unit,category,label,score\n0,color,red-c,0.1\n", "row 1: unit 0 out of range: NetDissect-Lite units are 1-based"),
     ("netdissect_too_big.csv", "netdissect", "layer1", "unit,category,label,score\n1,color,red-c,0.1\n257,color,red-c,0.1\n", "row 2: unit 257 out of range for layer layer1 (256 units)"),
     ("dnd_blank_first.csv", "dnd", "layer1", "Neuron ID,Label 1,Label 2,Label 3\n6,stripes,,\n10,,red things,\n", "row 2: empty Label 1"),
-    ("header_only.csv", "milan", None, "layer,unit,description\n", "header: no explanations in the file"),
+    ("header_only.csv", "milan", None, "layer,unit,description\n", ": no explanations in the file"),
     ("dnd_no_labels.csv", "dnd", "layer1", "Neuron ID,description\n6,stripes\n", "header: missing column(s)"),
 ]
 
@@ -208,6 +208,11 @@ def test_one_layer_formats_need_a_layer_and_unknown_architectures_are_refused(tm
     assert not Network.objects.exists()
 
 
-def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CommandError, match="file not found"):
-        run_import(tmp_path / "nope.csv", method="milan", fmt="milan")
+@pytest.mark.parametrize("fmt, layer", [("milan", None), ("dnd", "layer1"), ("netdissect", "layer1")])
+def test_missing_or_unreadable_file_is_a_clear_error(tmp_path, fmt, layer):
+    with pytest.raises(CommandError, match="nope.csv: file not found"):
+        run_import(tmp_path / "nope.csv", method="m", fmt=fmt, layer=layer)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00layer,unit\n")
+    with pytest.raises(CommandError, match="binary.csv: not UTF-8 text"):
+        run_import(binary, method="m", fmt=fmt, layer=layer)
