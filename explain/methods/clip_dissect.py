@@ -106,6 +106,7 @@ def clip_concept_similarities(model, tokenizer, preprocess, images, concepts: Se
     model's open_clip eval transform, `tokenizer` its open_clip tokenizer.
     """
     model = model.to(device).eval()
+    dtype = next(model.parameters()).dtype  # half-precision models take half-precision pixels
     text_features = []
     for start in range(0, len(concepts), batch_size):
         tokens = tokenizer([str(c) for c in concepts[start : start + batch_size]]).to(device)
@@ -118,10 +119,10 @@ def clip_concept_similarities(model, tokenizer, preprocess, images, concepts: Se
     for image in images:
         batch.append(preprocess(image.convert("RGB")))
         if len(batch) == batch_size:
-            image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+            image_features.append(model.encode_image(torch.stack(batch).to(device, dtype)).float())
             batch = []
     if batch:
-        image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+        image_features.append(model.encode_image(torch.stack(batch).to(device, dtype)).float())
     image = torch.cat(image_features)
     image = image / image.norm(dim=-1, keepdim=True)
     return (image @ text.T).cpu().numpy()

@@ -1,4 +1,5 @@
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import open_clip
@@ -142,8 +143,12 @@ def test_clip_similarities_are_cosines_of_image_and_bare_concept_embeddings(tiny
     np.testing.assert_allclose(similarities, expected, atol=1e-5)
 
 
-def test_clip_dissect_method_takes_clip_from_the_foundation_adapters(tiny_clip, monkeypatch):
-    monkeypatch.setattr(explain.foundation, "get_clip", lambda: tiny_clip, raising=False)
+@pytest.mark.parametrize("handle", ["tuple", "adapter"])
+def test_clip_dissect_method_takes_clip_from_the_foundation_adapters(tiny_clip, monkeypatch, handle):
+    model, preprocess, tokenizer = tiny_clip
+    # explain.foundation's ClipEmbedder exposes model, preprocess and tokenizer as attributes
+    given = tiny_clip if handle == "tuple" else SimpleNamespace(model=model, preprocess=preprocess, tokenizer=tokenizer)
+    monkeypatch.setattr(explain.foundation, "get_clip", lambda: given, raising=False)
     probe = blocks_probe(n_images=12)
     cache = ArrayActivationCache("conv2", maps_firing_on(probe, concept=1, n_units=3), probe.image_ids)
     concepts = ["red", "blue", "dots", "stripes", "disc"]
