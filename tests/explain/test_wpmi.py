@@ -193,3 +193,26 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
     )
 
     assert [r.text for r in records] == CONCEPT_NAMES
+
+
+def test_clip_dissect_reads_its_concept_set_from_a_file_one_concept_a_line(tiny_clip, monkeypatch, tmp_path):
+    monkeypatch.setattr(explain.foundation, "get_clip", lambda: tiny_clip, raising=False)
+    concept_file = tmp_path / "concepts.txt"
+    concept_file.write_text("zebra\n\n  giraffe \n")
+    probe = blocks_probe(n_images=6)
+    cache = ArrayActivationCache("conv2", maps_firing_on(probe, concept=1, n_units=2), probe.image_ids)
+
+    records = get_method("clip-dissect").explain(
+        MethodInput(None, None, probe, cache, params={"concept_file": str(concept_file)}), units=range(2)
+    )
+
+    assert {r.text for r in records} <= {"zebra", "giraffe"}
+
+
+def test_annotation_variant_refuses_a_probe_without_concepts():
+    probe = blocks_probe(n_images=4)
+    probe.concept_names, probe.concept_categories = [], []
+    cache = ArrayActivationCache("conv2", np.zeros((4, 2, 8, 8), np.float32), probe.image_ids)
+
+    with pytest.raises(ValueError, match="annotated probing set"):
+        get_method("clip-dissect-annotations").explain(MethodInput(None, None, probe, cache), units=[0])
