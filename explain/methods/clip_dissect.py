@@ -35,6 +35,7 @@ import torch
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+from .params import params_from
 
 
 @dataclass
@@ -140,8 +141,8 @@ def _aligned_rows(probe, cache) -> list[int]:
         raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
 
 
-def _params(inputs: MethodInput) -> SoftWPMIParams:
-    return SoftWPMIParams(**{k: v for k, v in inputs.params.items() if k in SoftWPMIParams.__dataclass_fields__})
+def _params(inputs: MethodInput, method_name: str, extra=()) -> SoftWPMIParams:
+    return params_from(SoftWPMIParams, inputs.params, method_name, extra)
 
 
 def _records(scores: np.ndarray, concepts: Sequence[str], units, params: SoftWPMIParams, source: str):
@@ -171,7 +172,7 @@ class ClipDissectAnnotations(ExplanationMethod):
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
-        params = _params(inputs)
+        params = _params(inputs, self.name)
         presence = np.asarray(probe.concept_presence(), dtype=np.float64)[_aligned_rows(probe, cache)]
         scores = soft_wpmi(presence, cache.summaries(), params)
         return _records(scores, probe.concept_names, units, params, source="annotations")
@@ -221,7 +222,7 @@ class ClipDissect(ExplanationMethod):
             ) from None
         model, preprocess, tokenizer = _clip_parts(get_clip())
         probe, cache = inputs.probe, inputs.activations
-        params = _params(inputs)
+        params = _params(inputs, self.name, extra=("concepts", "concept_file"))
         concepts = _concept_set(inputs)
         rows = _aligned_rows(probe, cache)
         device = next(model.parameters()).device

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+from .params import params_from
 
 
 @dataclass
@@ -181,7 +182,7 @@ class NetDissect(ExplanationMethod):
     )
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        params = NetDissectParams(**{k: v for k, v in inputs.params.items() if k in NetDissectParams.__dataclass_fields__})
+        params = params_from(NetDissectParams, inputs.params, self.name)
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"Network Dissection needs an annotated probing set; {probe.name!r} has no concepts")
