@@ -46,7 +46,7 @@ class SoftWPMIParams:
     min_prob: float = 1e-7  # keeps log finite
     p_start: float = 0.998  # probability that the top image belongs to the example set
     p_end: float = 0.97  # ... decreasing linearly towards this over the top_k ranks
-    max_chunk_elements: int = 32_000_000  # top_k x units x concepts per step; memory only
+    max_chunk_elements: int = 8_000_000  # top_k x units x concepts per step (float64): memory only
 
 
 def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.97) -> torch.Tensor:
@@ -55,16 +55,17 @@ def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.9
     return p_start - ranks / top_k * (p_start - p_end)
 
 
-def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None) -> np.ndarray:
+def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None, device="cpu") -> np.ndarray:
     """(n_units, n_concepts) soft-WPMI of every unit of a layer with every concept.
 
     concept_activations: (n_images, n_concepts) P, e.g. CLIP image-text cosine similarities.
     unit_activations: (n_images, n_units) one scalar per image and unit.
+    device: where to compute (a GPU makes 20k-concept sets fast); the result comes back as numpy.
     """
     params = params or SoftWPMIParams()
     # copies: the inputs may be read-only memmaps of the activation cache
-    concepts = torch.tensor(np.asarray(concept_activations, dtype=np.float64))
-    activations = torch.tensor(np.asarray(unit_activations, dtype=np.float64))
+    concepts = torch.tensor(np.asarray(concept_activations, dtype=np.float64), device=device)
+    activations = torch.tensor(np.asarray(unit_activations, dtype=np.float64), device=device)
     if concepts.ndim != 2 or activations.ndim != 2 or concepts.shape[0] != activations.shape[0]:
         raise ValueError(
             f"need P (images, concepts) and activations (images, units) over the same images, "
@@ -76,9 +77,9 @@ def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | No
 
     concept_probs = torch.softmax(params.temperature * concepts, dim=1)
     examples = torch.topk(activations, k=top_k, dim=0).indices  # (top_k, n_units)
-    in_examples = example_probabilities(top_k, params.p_start, params.p_end)[:, None, None]
+    in_examples = example_probabilities(top_k, params.p_start, params.p_end).to(device)[:, None, None]
 
-    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64)
+    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64, device=device)
     chunk = max(1, params.max_chunk_elements // max(1, top_k * n_concepts))
     for start in range(0, n_units, chunk):
         probs = concept_probs[examples[:, start : start + chunk]]  # (top_k, units in chunk, n_concepts)
@@ -87,7 +88,7 @@ def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | No
 
     # log of the mean over units, without underflow
     log_p_concept = torch.logsumexp(log_p_concept_given_examples, dim=0, keepdim=True) - math.log(n_units)
-    return (log_p_concept_given_examples - params.lam * log_p_concept).numpy()
+    return (log_p_concept_given_examples - params.lam * log_p_concept).cpu().numpy()
 
 
 def best_concepts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -229,5 +230,5 @@ class ClipDissect(ExplanationMethod):
         similarities = clip_concept_similarities(
             model, tokenizer, preprocess, (probe.load_image(row) for row in rows), concepts, device=device
         )
-        scores = soft_wpmi(similarities, cache.summaries(), params)
+        scores = soft_wpmi(similarities, cache.summaries(), params, device=device)
         return _records(scores, concepts, units, params, source="clip")
