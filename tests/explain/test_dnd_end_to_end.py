@@ -15,7 +15,7 @@ from explain.methods.base import MethodInput
 from explain.methods.dnd_prompts import SIMPLIFY_EXAMPLE_QUESTION
 from explain.methods.dnd_target import TargetActivations
 from explain.models import Layer, Network, ProbeDataset, ProbeImage
-from tests.explain.tiny_foundation import ChatServer, tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
+from explain.foundation.tiny import ChatServer, tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
 
 CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "checkered graphics"]
 

@@ -1,4 +1,4 @@
-"""Tiny random-initialised foundation models built from configs, for tests (no weights, no hub)."""
+"""Tiny random-initialised foundation models built from configs: for tests and CPU benchmarks (no weights, no hub)."""
 from __future__ import annotations
 
 import json
@@ -72,7 +72,7 @@ def tiny_text_to_image(folder: Path, num_inference_steps: int = 2):
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1,
                               set_alpha_to_one=False)
     pipeline = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,
