@@ -59,6 +59,17 @@ class DnDConfig:
             raise ValueError("images_per_concept must be below 100")
 
 
+def dnd_config(params: dict, overrides: dict | None = None) -> DnDConfig:
+    """The job's DnD settings: top-level params named like DnDConfig fields, or a "dnd" dict of them."""
+    names = set(DnDConfig.__dataclass_fields__)
+    chosen = {key: value for key, value in params.items() if key in names}
+    chosen.update(params.get("dnd", {}))
+    unknown = set(params.get("dnd", {})) - names
+    if unknown:
+        raise ValueError(f"unknown Describe-and-Dissect settings: {', '.join(sorted(unknown))}")
+    return DnDConfig(**{**chosen, **(overrides or {})})
+
+
 def stable_seed(*parts) -> int:
     """A seed from its parts: the same on every run and machine (unlike hash())."""
     digest = hashlib.sha256("/".join(str(part) for part in parts).encode("utf-8")).digest()
@@ -88,7 +99,7 @@ class DescribeAndDissect(ExplanationMethod):
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         from explain import foundation
 
-        config = DnDConfig(**{**self.config_overrides, **inputs.params.get("dnd", {})})
+        config = dnd_config(inputs.params, self.config_overrides)
         target = inputs.params.get("target")
         if target is None:
             from .dnd_target import TargetActivations
