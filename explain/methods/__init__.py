@@ -11,6 +11,9 @@ _MODULES = {
     # method name -> module under explain.methods (filled in as methods land)
     "dnd": "dnd",
     "dnd-without-step3": "dnd",
+    "netdissect": "netdissect",
+    "clip-dissect-annotations": "clip_dissect",
+    "shuffled-control": "shuffled_control",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 
