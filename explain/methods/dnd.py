@@ -144,19 +144,20 @@ class DescribeAndDissect(ExplanationMethod):
         from .dnd_store import crops_dataset, store_images
 
         cache, probe = inputs.activations, inputs.probe
-        maps = cache.maps() if config.crops_per_image else None
-        has_maps = maps is not None and maps.ndim == 4 and maps.shape[2] * maps.shape[3] > 1
         top_rows = cache.top_indices(config.top_k)
+        map_of = top_image_maps(cache, config.top_k) if config.crops_per_image else (lambda *a: None)
         crop_rows = []
         for unit_work in tqdm(work, desc="DnD crops", disable=len(work) < 5):
-            for position, row in enumerate(top_rows[unit_work.unit]):
+            column = cache_column(cache, unit_work.unit)
+            for position, row in enumerate(top_rows[column]):
                 image = probe.load_image(int(row)).convert("RGB")
                 image_id = int(cache.image_ids[int(row)])
                 unit_work.pool.append({"image": image, "kind": "original", "probe_image": image_id})
-                if not has_maps:
+                activation_map = map_of(column, position, int(row))
+                if activation_map is None:
                     continue
-                boxes = attention_boxes(np.asarray(maps[int(row), unit_work.unit]), image.size,
-                                        config.crops_per_image, config.max_iou_between_crops, config.max_iou_with_image)
+                boxes = attention_boxes(activation_map, image.size, config.crops_per_image,
+                                        config.max_iou_between_crops, config.max_iou_with_image)
                 for crop_number, (box, crop) in enumerate(zip(boxes, crop_images(image, boxes))):
                     entry = {"image": crop, "kind": "crop", "parent": image_id, "box": list(box)}
                     unit_work.pool.append(entry)
@@ -323,6 +324,38 @@ class DescribeAndDissect(ExplanationMethod):
                     details=details if rank == 1 else {"intermediates_on_rank": 1, "label_rank": rank},
                 ))
         return records
+
+
+def cache_column(cache, unit: int) -> int:
+    """Where `unit` sits in a cache that may hold only some of the layer's units."""
+    recorded = getattr(cache, "units", None)
+    if not recorded:
+        return unit
+    try:
+        return list(recorded).index(unit)
+    except ValueError:
+        raise ValueError(f"unit {unit} was not recorded in this activation cache (it holds {len(recorded)} units)") from None
+
+
+def top_image_maps(cache, top_k: int):
+    """`map_of(column, position, row)`: the activation map of a unit's top image, or None where no map exists.
+
+    The recorder keeps the maps of each unit's top images; the full maps are the
+    fallback when more top images are asked for than it kept. Layers without a
+    spatial extent (fully connected units) have nothing to crop.
+    """
+    top_maps = cache.top_maps() if hasattr(cache, "top_maps") else None
+    if top_maps is not None and top_maps.shape[1] >= top_k:
+        maps = top_maps
+        has_area = maps.shape[2] * maps.shape[3] > 1
+        return lambda column, position, row: np.asarray(maps[column, position]) if has_area else None
+    try:
+        maps = cache.maps()
+    except ValueError:  # the recording kept no full maps
+        return lambda column, position, row: None
+    if maps is None or maps.ndim != 4 or maps.shape[2] * maps.shape[3] <= 1:
+        return lambda column, position, row: None
+    return lambda column, position, row: np.asarray(maps[row, column])
 
 
 def clean_candidates(concepts: Sequence[str], vague_words: Sequence[str]) -> list[str]:
