@@ -17,9 +17,9 @@ CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "
 
 
 def answer_like_an_llm(body):
-    """Deterministic answers: a label picked by the prompt's content, sometimes a list to resummarise."""
+    """Deterministic answers: a label picked by the prompt and its sampling seed, sometimes a list to resummarise."""
     messages = body["messages"]
-    digest = int(hashlib.sha256(messages[-1]["content"].encode()).hexdigest(), 16)
+    digest = int(hashlib.sha256((messages[-1]["content"] + str(body.get("seed"))).encode()).hexdigest(), 16)
     if len(messages) == 1:
         return "Concept: mixed shapes"
     if messages[0]["content"] == SIMPLIFY_EXAMPLE_QUESTION:
@@ -85,6 +85,7 @@ def test_dnd_labels_units_and_stores_every_intermediate(demo):
             assert ProbeImage.objects.get(pk=concept["generated_images"][0]).caption == concept["prompt"]
         all_ranks = sorted(rank for concept in details["concepts"] for rank in concept["ranks"])
         assert all_ranks == list(range(3 * len(details["candidates"])))
+    assert any(len(unit_records) == 3 for unit_records in by_unit.values())
     # vague endings get a "background" variant when the LLM proposes them
     graphics = [c for r in records if r.rank == 1 for c in r.details["candidates"] if c.endswith("graphics")]
     for concept in graphics:
@@ -136,6 +137,7 @@ def test_dnd_multiple_label_mode_drops_labels_too_similar_to_a_kept_one(demo):
     inputs.params["dnd"].update(multiple_labels=True, label_similarity_limit=-1.0)
     records = get_method("dnd").explain(inputs, units=[4])
     # With a limit below every similarity, only the best label survives.
+    assert len(records[0].details["candidates"]) > 1
     assert len(records) == 1
     assert records[0].text == records[0].details["labels"][0]
 
