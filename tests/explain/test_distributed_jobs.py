@@ -86,3 +86,35 @@ def test_unknown_method_is_refused_and_unknown_layer_fails_the_job_with_its_name
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "no recorded layer 'fc9'" in job.error
     assert not job.chunks.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_runs_a_chunked_job_in_process_and_names_bad_input(tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    network = Network.objects.create(name="net", architecture="demo-cnn")
+    ensure_layer(network, "conv2", unit_count=8, order=1)
+    out = StringIO()
+    call_command("explain_chunked", "--network", "net", "--layer", "conv2", "--method", "test-slow-units",
+                 "--units", "0-2,6", "--chunk-size", "2", "--param", f"test-slow-units.marker_dir={tmp_path}", stdout=out)
+    assert "succeeded 4/4" in out.getvalue()
+    assert sorted(set(Explanation.objects.values_list("neuron__unit", flat=True))) == [0, 1, 2, 6]
+    with pytest.raises(CommandError, match="--units: 'x' is not a unit number"):
+        call_command("explain_chunked", "--network", "net", "--layer", "conv2", "--method", "test-slow-units",
+                     "--units", "x")
+    with pytest.raises(CommandError, match="has 8 units; asked for \\[9\\]"):
+        call_command("explain_chunked", "--network", "net", "--layer", "conv2", "--method", "test-slow-units",
+                     "--units", "9", "--param", f"test-slow-units.marker_dir={tmp_path}")
+
+
+@pytest.mark.django_db
+def test_job_page_shows_chunk_progress(layer, tmp_path, client, django_user_model, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = submit_chunked_job(network="net", layer="conv2", method="test-slow-units", units=range(4),
+                                 chunk_size=2, params={"marker_dir": str(tmp_path)})
+    client.force_login(django_user_model.objects.create_user("researcher", password="x"))
+    page = client.get(f"/explain/jobs/{job.pk}/").content.decode()
+    assert "4 / 4" in page and "2 of 2 chunks done" in page
+    assert page.count("<td>succeeded</td>") == 2
