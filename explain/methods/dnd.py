@@ -49,6 +49,8 @@ class DnDConfig:
     label_similarity_limit: float = 0.81  # CLIP text similarity above which a label repeats a kept one
     use_step3: bool = True
     seed: int = 0
+    # Not from the paper: how many generated images are held in memory at once (a group of units).
+    generation_group_images: int = 640
 
     SCORINGS = ("mean", "topk-squared", "image-products", "topk-squared+image-products")
 
@@ -230,39 +232,45 @@ class DescribeAndDissect(ExplanationMethod):
 
     # Step 3 ------------------------------------------------------------------------------------------
     def select_concepts(self, inputs: MethodInput, work: list[UnitWork], config: DnDConfig, target, foundation) -> None:
+        """Generate, store, run and score the candidates' images, a group of units at a time.
+
+        Groups hold about `generation_group_images` images, so full Stable Diffusion
+        batches span candidates and units while memory stays bounded on big layers.
+        """
         from .dnd_store import generated_dataset, store_images
 
         needs_clip = config.scoring in ("image-products", "topk-squared+image-products") or config.multiple_labels
         clip = foundation.get_clip() if needs_clip else None
+        text_to_image = foundation.get_text_to_image()
+        dataset = generated_dataset(inputs.network, inputs.layer)
+        for unit_work in work:
+            for concept in unit_work.candidates:
+                unit_work.concepts.append({
+                    "concept": concept, "prompt": config.sd_prompt.format(concept),
+                    "seeds": [stable_seed(config.seed, "sd", unit_work.unit, concept, q)
+                              for q in range(config.images_per_concept)],
+                })
 
-        with self._timed("step3_generation"):
-            jobs = []
-            for unit_work in work:
-                for concept_index, concept in enumerate(unit_work.candidates):
-                    prompt = config.sd_prompt.format(concept)
-                    seeds = [stable_seed(config.seed, "sd", unit_work.unit, concept, q)
-                             for q in range(config.images_per_concept)]
-                    unit_work.concepts.append({"concept": concept, "prompt": prompt, "seeds": seeds})
-                    for q, seed in enumerate(seeds):
-                        jobs.append((unit_work, concept_index, q, prompt, seed))
-            images = foundation.get_text_to_image().generate([job[3] for job in jobs], [job[4] for job in jobs])
-            rows = [{"image": image, "caption": prompt, "concepts": [unit_work.candidates[c]],
+        for group in _groups(work, lambda w: len(w.candidates) * config.images_per_concept,
+                             config.generation_group_images):
+            with self._timed("step3_generation"):
+                jobs = [(unit_work, c, q, concept["prompt"], seed)
+                        for unit_work in group for c, concept in enumerate(unit_work.concepts)
+                        for q, seed in enumerate(concept["seeds"])]
+                images = text_to_image.generate([job[3] for job in jobs], [job[4] for job in jobs])
+                ids = store_images(dataset, [
+                    {"image": image, "caption": prompt, "concepts": [unit_work.candidates[c]],
                      "index": (unit_work.unit * 100 + c) * 100 + q}
-                    for (unit_work, c, q, prompt, _), image in zip(jobs, images)]
-            ids = store_images(generated_dataset(inputs.network, inputs.layer), rows)
-
-        with self._timed("step3_activations"):
-            activations = target.activations(images)
-
-        with self._timed("step3_scoring"):
-            offset = 0
-            for unit_work in work:
-                n_images = len(unit_work.candidates) * config.images_per_concept
-                unit_acts = activations[offset:offset + n_images, unit_work.unit]
-                unit_images = images[offset:offset + n_images]
-                unit_ids = ids[offset:offset + n_images]
-                offset += n_images
-                self.score_unit(unit_work, unit_acts, unit_images, unit_ids, config, clip)
+                    for (unit_work, c, q, prompt, _), image in zip(jobs, images)])
+            with self._timed("step3_activations"):
+                activations = target.activations(images)
+            with self._timed("step3_scoring"):
+                offset = 0
+                for unit_work in group:
+                    n_images = len(unit_work.candidates) * config.images_per_concept
+                    self.score_unit(unit_work, activations[offset:offset + n_images, unit_work.unit],
+                                    images[offset:offset + n_images], ids[offset:offset + n_images], config, clip)
+                    offset += n_images
 
     def score_unit(self, unit_work: UnitWork, activations, images, image_ids, config: DnDConfig, clip) -> None:
         q = config.images_per_concept
@@ -324,6 +332,19 @@ class DescribeAndDissect(ExplanationMethod):
                     details=details if rank == 1 else {"intermediates_on_rank": 1, "label_rank": rank},
                 ))
         return records
+
+
+def _groups(items, size_of, budget: int):
+    """Consecutive groups whose sizes add up to about `budget` (an item bigger than it is a group alone)."""
+    group, total = [], 0
+    for item in items:
+        if group and total + size_of(item) > budget:
+            yield group
+            group, total = [], 0
+        group.append(item)
+        total += size_of(item)
+    if group:
+        yield group
 
 
 def cache_column(cache, unit: int) -> int:
