@@ -149,3 +149,21 @@ def test_unknown_scoring_function_is_named():
 
     with pytest.raises(ValueError, match="unknown DnD scoring function 'best'"):
         DnDConfig(scoring="best")
+
+
+@pytest.mark.django_db
+def test_dnd_through_the_explain_job_stores_labels_and_intermediates(demo):
+    from explain.jobs import run_explain_job
+    from explain.models import Explanation, Job
+
+    inputs, server, dataset = demo
+    job = run_explain_job(network="demo-cnn", probe=dataset.name, layers=["conv1"], methods=["dnd"], top_k=4,
+                          show_progress=False, method_params_by_name={"dnd": {
+                              "top_k": 4, "images_per_concept": 2, "beta": 2, "image_products_top": 4}})
+    assert job.status == Job.Status.SUCCEEDED
+    stored = Explanation.objects.filter(job=job, method__name="dnd", neuron__layer__name="conv1")
+    assert set(stored.values_list("neuron__unit", flat=True)) == set(range(16))  # every unit of conv1 labelled
+    first = stored.get(neuron__unit=0, rank=1)
+    assert first.score_name == "topk-squared+image-products"
+    assert first.text == first.details["labels"][0]
+    assert len(first.details["concepts"][0]["generated_images"]) == 2
