@@ -169,3 +169,31 @@ LOGGING = {
 
 # explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
 CELERY_TASK_ROUTES = {"explain.run_explain_task": {"queue": "gpu"}}
+
+# Foundation-model knobs beyond the model ids (explain.foundation).
+FOUNDATION.update({
+    "llm_api_key": os.environ.get("NEURONEVAL_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
+    "llm_timeout": float(os.environ.get("NEURONEVAL_LLM_TIMEOUT", 60)),
+    "llm_max_retries": env_int("NEURONEVAL_LLM_MAX_RETRIES", 5),
+    "llm_concurrency": env_int("NEURONEVAL_LLM_CONCURRENCY", 8),
+    "llm_cache_dir": os.environ.get("NEURONEVAL_LLM_CACHE_DIR") or str(VAR_DIR / "llm-cache"),
+    "sd_scheduler": os.environ.get("NEURONEVAL_SD_SCHEDULER", "DPMSolverMultistepScheduler"),
+    "sd_steps": env_int("NEURONEVAL_SD_STEPS", 50),
+    "sd_batch_size": env_int("NEURONEVAL_SD_BATCH_SIZE", 16),
+    "captioner_batch_size": env_int("NEURONEVAL_CAPTIONER_BATCH_SIZE", 32),
+    "clip_batch_size": env_int("NEURONEVAL_CLIP_BATCH_SIZE", 256),
+    "milan_weights": os.environ.get("NEURONEVAL_MILAN_WEIGHTS", ""),
+})
+
+# Chunked generation jobs (explain.distributed): chunk tasks go to the GPU workers' queue.
+CELERY_IMPORTS = ["explain.distributed_tasks"]
+CELERY_TASK_ROUTES["explain.run_explain_chunk"] = {"queue": "gpu"}
+CELERY_TASK_ROUTES["explain.prepare_chunked_job"] = {"queue": "gpu"}
+# A chunk a dead worker held goes back to the queue after this many seconds: set it above the
+# longest chunk's run time (a rerun is harmless, only wasted work).
+# Workers look for such messages every restore interval times the throttle (kombu: 10 s x 10).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}

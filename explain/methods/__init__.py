@@ -9,6 +9,8 @@ from .base import ExplanationMethod
 
 _MODULES = {
     # method name -> module under explain.methods (filled in as methods land)
+    "dnd": "dnd",
+    "dnd-without-step3": "dnd",
     "netdissect": "netdissect",
     "clip-dissect": "clip_dissect",
     "clip-dissect-annotations": "clip_dissect",
