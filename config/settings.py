@@ -167,3 +167,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
+
+# Foundation-model knobs beyond the model ids (explain.foundation).
+FOUNDATION.update({
+    "llm_api_key": os.environ.get("NEURONEVAL_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
+    "llm_timeout": float(os.environ.get("NEURONEVAL_LLM_TIMEOUT", 60)),
+    "llm_max_retries": env_int("NEURONEVAL_LLM_MAX_RETRIES", 5),
+    "llm_concurrency": env_int("NEURONEVAL_LLM_CONCURRENCY", 8),
+    "llm_cache_dir": os.environ.get("NEURONEVAL_LLM_CACHE_DIR") or str(VAR_DIR / "llm-cache"),
+    "sd_scheduler": os.environ.get("NEURONEVAL_SD_SCHEDULER", "DPMSolverMultistepScheduler"),
+    "sd_steps": env_int("NEURONEVAL_SD_STEPS", 50),
+    "sd_batch_size": env_int("NEURONEVAL_SD_BATCH_SIZE", 16),
+    "captioner_batch_size": env_int("NEURONEVAL_CAPTIONER_BATCH_SIZE", 32),
+    "clip_batch_size": env_int("NEURONEVAL_CLIP_BATCH_SIZE", 256),
+    "milan_weights": os.environ.get("NEURONEVAL_MILAN_WEIGHTS", ""),
+})
