@@ -9,6 +9,9 @@ from .base import ExplanationMethod
 
 _MODULES = {
     # method name -> module under explain.methods (filled in as methods land)
+    "netdissect": "netdissect",
+    "clip-dissect-annotations": "clip_dissect",
+    "shuffled-control": "shuffled_control",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 
