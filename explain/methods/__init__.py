@@ -12,6 +12,9 @@ _MODULES = {
     "netdissect": "netdissect",
     "clip-dissect-annotations": "clip_dissect",
     "shuffled-control": "shuffled_control",
+    "gpt-caption-activation": "tellme",
+    "gpt-weight-label": "tellme",
+    "gpt-weight-clip": "tellme",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 
