@@ -8,7 +8,7 @@ import torch
 from django.db import transaction
 from tqdm import tqdm
 
-from explain.ablation import ablation_effect, accuracy_per_class, predictions, zeroing_mode
+from explain.ablation import ablation_effect, accuracy_per_class, predictions
 from explain.models import Layer, Neuron, ProbeDataset
 
 from .models import AblationResult
@@ -67,7 +67,6 @@ def ablate_units(network: str, layer: str, units: Sequence[int] | None, probe: s
     baseline = accuracy_per_class(predictions(model, inputs, targets.ndim == 2), targets, len(class_names))
     effects = [ablation_effect(model, layer, [u], inputs, targets, len(class_names), baseline=baseline)
                for u in tqdm(units, desc=f"ablating {network}/{layer}", disable=not show_progress)]
-    mode = zeroing_mode(model, layer)
     with transaction.atomic():
         results = []
         for effect in effects:
@@ -79,7 +78,7 @@ def ablate_units(network: str, layer: str, units: Sequence[int] | None, probe: s
             result, _ = AblationResult.objects.update_or_create(
                 neuron=neuron, dataset=dataset,
                 defaults=dict(n_images=len(inputs), baseline_accuracy=effect.baseline_accuracy, ablated_accuracy=effect.ablated_accuracy,
-                              per_class=per_class | {"_zeroing": mode}, most_hurt_classes=[list(x) for x in effect.most_hurt(class_names, most_hurt)]),
+                              per_class=per_class, most_hurt_classes=[list(x) for x in effect.most_hurt(class_names, most_hurt)]),
             )
             results.append(result)
     return results

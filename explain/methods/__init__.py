@@ -15,6 +15,7 @@ _MODULES = {
     "gpt-caption-activation": "tellme",
     "gpt-weight-label": "tellme",
     "gpt-weight-clip": "tellme",
+    "occlusion-vocabulary": "occlusion_vocabulary",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 
