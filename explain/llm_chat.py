@@ -7,8 +7,9 @@ without them, and the simulator falls back to the parsed text.
 """
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import openai
@@ -51,6 +52,12 @@ def reply_from_completion(completion) -> ChatReply:
     return ChatReply(text=text, tokens=tokens, model=getattr(completion, "model", "") or "")
 
 
+def _reply_from_json(text: str) -> ChatReply:
+    data = json.loads(text)
+    tokens = None if data["tokens"] is None else [TokenLogprob(**t) for t in data["tokens"]]
+    return ChatReply(text=data["text"], tokens=tokens, model=data.get("model", ""))
+
+
 def openai_chat(
     client: openai.OpenAI,
     model: str,
@@ -58,12 +65,28 @@ def openai_chat(
     temperature: float = 0.0,
     top_logprobs: int = 20,
     max_tokens: int = 4096,
+    cache=None,
 ) -> ChatFn:
-    """A chat function bound to a client and a model, asking for log-probabilities when possible."""
+    """A chat function bound to a client and a model, asking for log-probabilities when possible.
+
+    `cache`: the LLM adapter's `ResponseCache` (explain.foundation.llm); a reply with its
+    log-probabilities is stored as JSON under the request, so a rerun sends nothing.
+    """
     state = {"logprobs_supported": top_logprobs > 0}
 
     def chat(messages: list[dict]) -> ChatReply:
         kwargs = dict(model=model, messages=messages, temperature=temperature, max_tokens=max_tokens)
+        cache_key = {**kwargs, "top_logprobs": top_logprobs, "kind": "chat-with-logprobs"}
+        if cache is not None:
+            cached = cache.get(cache_key)
+            if cached is not None:
+                return _reply_from_json(cached)
+        reply = _ask(kwargs)
+        if cache is not None:
+            cache.put(cache_key, json.dumps(asdict(reply)))
+        return reply
+
+    def _ask(kwargs: dict) -> ChatReply:
         if state["logprobs_supported"]:
             try:
                 return reply_from_completion(

@@ -102,7 +102,7 @@ def score_by_simulation(network: str, layer: str, probe: str, *, methods: Sequen
         from explain.llm_chat import openai_chat
 
         llm = foundation.get_llm()
-        chat = openai_chat(llm.client, llm.model, temperature=params.temperature, top_logprobs=params.top_logprobs)
+        chat = openai_chat(llm.client, llm.model, temperature=params.temperature, top_logprobs=params.top_logprobs, cache=llm.cache)
         model_name = llm.model
     else:
         model_name = getattr(chat, "model", "")

@@ -92,3 +92,15 @@ def test_an_endpoint_refusing_logprobs_is_asked_again_and_scored_from_text():
     assert outcome.passes[0].parse["from_text"] == 50
     assert outcome.mean > 95
     assert [bool(r.get("logprobs")) for r in server.requests[:3]] == [True, False, False]
+
+
+def test_a_rerun_is_answered_from_the_cache_with_the_same_log_probabilities(tmp_path):
+    from explain.foundation.llm import ResponseCache
+
+    server = PlayedServer(noisy_simulator(noise_sd=6.0))
+    cache = ResponseCache(tmp_path)
+    first = score_by_simulation(openai_chat(server.client(), "m", cache=cache), "things", PAIRS, EXAMPLES)
+    sent = len(server.requests)
+    again = score_by_simulation(openai_chat(server.client(), "m", cache=cache), "things", PAIRS, EXAMPLES)
+    assert len(server.requests) == sent
+    assert again.mean == first.mean and again.passes[0].parse["from_logprobs"] == 50
