@@ -83,11 +83,13 @@ def mean_per_method(rows: Sequence[Explanation], values) -> dict[str, float]:
     return {method: float(np.mean(v)) for method, v in sorted(grouped.items())}
 
 
-def score_by_simulation(network: str, layer: str, probe: str, *, methods: Sequence[str] = (), params=None, chat=None,
-                        few_shot_method: str = "", show_progress: bool = True) -> dict[str, float]:
-    """Caption-activation simulation score (Algorithm 1) of every first-rank explanation of the layer."""
-    from explain.llm_prompts import Pair
-    from explain.methods.tellme import image_captions
+def score_by_simulation(network: str, layer: str, probe: str | None = None, *, kind: str = "caption", methods: Sequence[str] = (),
+                        params=None, chat=None, few_shot_method: str = "", show_progress: bool = True) -> dict[str, float]:
+    """Simulation score (Algorithm 1) of every first-rank explanation of the layer.
+
+    kind "caption": the simulator predicts the unit's activation on captions of the probing images;
+    kind "class": it predicts the unit's weight to each output class (equation 1) from the class name.
+    """
     from explain.simulation import SimulationParams, few_shot_unit
     from explain.simulation import score_by_simulation as simulate
 
@@ -96,7 +98,15 @@ def score_by_simulation(network: str, layer: str, probe: str, *, methods: Sequen
     params = params or SimulationParams()
     layer_row, rows = layer_explanations(network, layer, methods)
     rows = [row for row in rows if row.rank == 1]
-    summaries, probe_set = _layer_summaries(layer_row, probe)
+    if kind == "caption":
+        if not probe:
+            raise ScoringError("caption simulation needs a probing set (--probe)")
+        pairs_of, shown_of = _caption_pairs(layer_row, probe)
+    elif kind == "class":
+        pairs_of, shown_of = _class_weight_pairs(layer_row)
+    else:
+        raise ScoringError(f"unknown simulation kind {kind!r}; choose caption or class")
+    model_name = getattr(chat, "model", "")
     if chat is None:
         from explain import foundation
         from explain.llm_chat import openai_chat
@@ -104,31 +114,66 @@ def score_by_simulation(network: str, layer: str, probe: str, *, methods: Sequen
         llm = foundation.get_llm()
         chat = openai_chat(llm.client, llm.model, temperature=params.temperature, top_logprobs=params.top_logprobs, cache=llm.cache)
         model_name = llm.model
-    else:
-        model_name = getattr(chat, "model", "")
-    captions, caption_source = image_captions(probe_set, range(summaries.shape[0]))
-    texts = [captions[i] for i in range(summaries.shape[0])]
-
-    def pairs_of(unit):
-        return [Pair(text, float(value)) for text, value in zip(texts, summaries[:, unit])]
 
     means = []
     for row in tqdm(rows, desc=f"simulating {network}/{layer}", disable=not show_progress):
-        choice = choose_few_shot_units(layer_row, "caption", row.neuron.unit, params.few_shot_examples, few_shot_method)
+        choice = choose_few_shot_units(layer_row, kind, row.neuron.unit, params.few_shot_examples, few_shot_method)
         examples = [few_shot_unit(text, pairs_of(u), params.pairs_per_example, seed=params.seed + u, highest_share=params.highest_share)
                     for u, text in choice.units]
-        shown = _rows_shown_to_explainer(row, probe_set)
-        outcome = simulate(chat, row.text, pairs_of(row.neuron.unit), examples, params, shown_to_explainer=shown)
-        store_simulation(row, outcome, kind="caption", llm_model=model_name, few_shot_source=choice.source, params=params)
+        outcome = simulate(chat, row.text, pairs_of(row.neuron.unit), examples, params, kind=kind, shown_to_explainer=shown_of(row))
+        store_simulation(row, outcome, kind=kind, llm_model=model_name, few_shot_source=choice.source, params=params)
         means.append(np.nan if outcome.mean is None else outcome.mean)
     scored = [(row, value) for row, value in zip(rows, means) if not np.isnan(value)]
     return mean_per_method([r for r, _ in scored], [v for _, v in scored])
 
 
-def _rows_shown_to_explainer(explanation: Explanation, probe_set) -> list[int]:
-    """Probe rows of the images the explainer saw (Caption-Activation records them), left out of simulation."""
-    shown_ids = {pair[0] for pair in explanation.details.get("pairs", []) if isinstance(pair, list) and pair}
-    return [row for row, image_id in enumerate(probe_set.image_ids) if image_id in shown_ids]
+def _caption_pairs(layer_row: Layer, probe: str):
+    """(unit -> caption-activation pairs over the probing set, explanation -> rows shown to its explainer)."""
+    from explain.llm_prompts import Pair
+    from explain.methods.tellme import image_captions
+
+    summaries, probe_set = _layer_summaries(layer_row, probe)
+    captions, _ = image_captions(probe_set, range(summaries.shape[0]))
+    texts = [captions[i] for i in range(summaries.shape[0])]
+    row_of_image = {image_id: row for row, image_id in enumerate(probe_set.image_ids)}
+
+    def pairs_of(unit):
+        return [Pair(text, float(value)) for text, value in zip(texts, summaries[:, unit])]
+
+    def shown_of(explanation):
+        # Caption-Activation records [image id, caption, activation] for the images its prompt showed.
+        pairs = explanation.details.get("pairs", []) if explanation.details.get("kind") == "caption" else []
+        return [row_of_image[p[0]] for p in pairs if isinstance(p, list) and p and p[0] in row_of_image]
+
+    return pairs_of, shown_of
+
+
+def _class_weight_pairs(layer_row: Layer):
+    from explain.llm_prompts import Pair
+    from explain.networks import load_network
+    from explain.unit_weights import class_weights
+
+    class_names = list(layer_row.network.class_names)
+    if not class_names:
+        raise ScoringError(f"network {layer_row.network} has no class names to simulate weights with")
+    model, _ = load_network(layer_row.network)
+    unit_count = layer_row.unit_count or _count_units(layer_row)
+    weights = class_weights(model, layer_row.name, unit_count).numpy()
+
+    def pairs_of(unit):
+        return [Pair(name, float(w)) for name, w in zip(class_names, weights[:, unit])]
+
+    def shown_of(explanation):
+        pairs = explanation.details.get("pairs", []) if explanation.details.get("kind") == "class" else []
+        return [p[0] for p in pairs if isinstance(p, list) and p]
+
+    return pairs_of, shown_of
+
+
+def _count_units(layer_row: Layer) -> int:
+    if layer_row.unit_count:
+        return layer_row.unit_count
+    raise ScoringError(f"layer {layer_row} has no unit count recorded")
 
 
 def _layer_summaries(layer: Layer, probe: str):

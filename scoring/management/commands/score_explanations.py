@@ -14,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--method", action="append", default=[], help="Only this method (repeatable).")
         parser.add_argument("--references", help="One reference text a unit, by line (e.g. concepts/imagenet_labels.txt).")
         parser.add_argument("--probe", help="Probing dataset whose captions and activations the simulation uses.")
+        parser.add_argument("--kind", default="caption", choices=["caption", "class"],
+                            help="Simulate activations on captions (needs --probe) or weights to the output classes.")
         parser.add_argument("--few-shot-method", default="", help="Simulation examples from this method when none are hand-labelled.")
         parser.add_argument("--bertscore-model", default="roberta-large")
         parser.add_argument("--bertscore-layers", type=int, default=None)
@@ -21,10 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             if options["metric"] == "simulation":
-                if not options["probe"]:
+                if options["kind"] == "caption" and not options["probe"]:
                     raise CommandError("--metric simulation needs --probe (the probing set of the captions and activations)")
-                means = jobs.score_by_simulation(options["network"], options["layer"], options["probe"], methods=options["method"],
-                                                 few_shot_method=options["few_shot_method"])
+                means = jobs.score_by_simulation(options["network"], options["layer"], options["probe"], kind=options["kind"],
+                                                 methods=options["method"], few_shot_method=options["few_shot_method"])
             else:
                 extra = {}
                 if options["metric"] == "bertscore":
