@@ -184,3 +184,30 @@ class Explanation(models.Model):
 
     def __str__(self):
         return f"{self.method.name} {self.neuron}: {self.text[:60]}"
+
+
+class JobChunk(models.Model):
+    """A slice of a job's units that one worker runs; reruns of a chunk overwrite, never add."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    units = models.JSONField(default=list)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times a worker started this chunk.")
+    worker = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_chunk_index_per_job")]
+
+    def __str__(self):
+        return f"{self.job} chunk {self.index} ({self.status})"

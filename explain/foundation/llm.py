@@ -90,9 +90,20 @@ class ChatLLM:
             self.cache.put(request, text)
         return text
 
-    def chat_many(self, conversations: Sequence[Sequence[dict]], temperature: float = 0.0, **sampling) -> list[str]:
-        """Answers in the order of `conversations`, at most `max_concurrency` requests in flight."""
+    def chat_many(self, conversations: Sequence[Sequence[dict]], temperature: float = 0.0,
+                  seeds: Sequence[int] | None = None, **sampling) -> list[str]:
+        """Answers in the order of `conversations`, at most `max_concurrency` requests in flight.
+
+        `seeds`, one per conversation, is sent as the request's `seed` sampling parameter.
+        """
         if not conversations:
             return []
+        if seeds is not None and len(seeds) != len(conversations):
+            raise ValueError(f"{len(conversations)} conversations but {len(seeds)} seeds")
+
+        def ask(index):
+            extra = {"seed": int(seeds[index])} if seeds is not None else {}
+            return self.chat(conversations[index], temperature=temperature, **sampling, **extra)
+
         with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(conversations))) as pool:
-            return list(pool.map(lambda messages: self.chat(messages, temperature=temperature, **sampling), conversations))
+            return list(pool.map(ask, range(len(conversations))))

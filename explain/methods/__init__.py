@@ -16,6 +16,8 @@ _MODULES = {
     "gpt-weight-label": "tellme",
     "gpt-weight-clip": "tellme",
     "occlusion-vocabulary": "occlusion_vocabulary",
+    "dnd": "dnd",
+    "dnd-without-step3": "dnd",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 

@@ -7,7 +7,7 @@ from PIL import Image
 from explain import foundation
 from explain.foundation import FoundationUnavailable
 from explain.foundation.llm import ResponseCache
-from tests.explain.tiny_foundation import (ChatServer, tiny_blip_captioner, tiny_clip_embedder,
+from explain.foundation.tiny import (ChatServer, tiny_blip_captioner, tiny_clip_embedder,
                                            tiny_text_to_image)
 
 

@@ -9,7 +9,7 @@ from explain.methods.occlusion_vocabulary import (
     occlusion_drops,
     parse_phrases,
 )
-from tests.explain.tiny_foundation import ChatServer
+from explain.foundation.tiny import ChatServer
 
 SQUARE = (20, 36, 32, 48)  # top, left, bottom, right
 

@@ -10,7 +10,7 @@ from explain.methods.tellme import strongest_pairs_weakest_first
 from explain.models import Explanation, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage
 from explain.probes import StoredProbeSet
 from scoring.models import FewShotExample
-from tests.explain.tiny_foundation import ChatServer
+from explain.foundation.tiny import ChatServer
 
 CAPTIONS = ["a red car", "a blue sky", "a dog", "a cat", "a red bus"]
 # (images, units): unit 0 likes red things, unit 1 animals, unit 2 the sky

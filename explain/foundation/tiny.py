@@ -1,4 +1,4 @@
-"""Tiny random-initialised foundation models built from configs, for tests (no weights, no hub)."""
+"""Tiny random-initialised foundation models built from configs: for tests and CPU benchmarks (no weights, no hub)."""
 from __future__ import annotations
 
 import json
@@ -63,7 +63,7 @@ def tiny_text_to_image(folder: Path, num_inference_steps: int = 2):
     )
     text_encoder = CLIPTextModel(CLIPTextConfig(
         bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=16, intermediate_size=37, num_attention_heads=2,
-        num_hidden_layers=1, vocab_size=100, projection_dim=16, max_position_embeddings=32,
+        num_hidden_layers=1, vocab_size=100, projection_dim=16, max_position_embeddings=77,
     ))
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for index, letter in enumerate("abcdefghijklmnopqrstuvwxyz"):
@@ -71,8 +71,8 @@ def tiny_text_to_image(folder: Path, num_inference_steps: int = 2):
         vocab[f"{letter}</w>"] = 28 + index
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=32)
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, steps_offset=1,
                               set_alpha_to_one=False)
     pipeline = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,

@@ -1,0 +1,29 @@
+"""A cheap method for the distributed-job tests, imported by the test's Celery worker (`-I`).
+
+It needs no activations; it sleeps per unit so a test can kill a worker mid-chunk,
+and leaves a marker file per unit it starts.
+"""
+import os
+import time
+from pathlib import Path
+
+from explain.methods import register
+from explain.methods.base import ExplanationMethod, ExplanationRecord
+
+
+@register
+class SlowUnitsMethod(ExplanationMethod):
+    name = "test-slow-units"
+    display_name = "Slow units (test)"
+    kind = "control"
+    needs_activations = False
+
+    def explain(self, inputs, units):
+        markers = Path(inputs.params.get("marker_dir") or os.environ.get("NEURONEVAL_TEST_MARKERS", "."))
+        records = []
+        for unit in units:
+            (markers / f"started-{unit}-{os.getpid()}").touch()
+            time.sleep(float(inputs.params.get("seconds_per_unit", 0)))
+            records += [ExplanationRecord(unit=unit, text=f"unit {unit} first", rank=1),
+                        ExplanationRecord(unit=unit, text=f"unit {unit} second", rank=2)]
+        return records
