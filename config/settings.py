@@ -185,7 +185,11 @@ FOUNDATION.update({
 
 # Chunked generation jobs (explain.distributed): chunk tasks go to the GPU workers' queue.
 CELERY_IMPORTS = ["explain.distributed_tasks"]
-CELERY_TASK_ROUTES = {"explain.run_explain_chunk": {"queue": os.environ.get("NEURONEVAL_GPU_QUEUE", "gpu")}}
+CELERY_TASK_ROUTES = {
+    "explain.run_explain_chunk": {"queue": os.environ.get("NEURONEVAL_GPU_QUEUE", "gpu")},
+    # explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
+    "explain.run_explain_task": {"queue": "gpu"},
+}
 # A chunk a dead worker held goes back to the queue after this many seconds: set it above the
 # longest chunk's run time (a rerun is harmless, only wasted work).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}

@@ -136,13 +136,19 @@ def generate_image(seed: int, index: int, config: SyntheticConfig = SyntheticCon
     n_shapes = 2 if rng.random() < config.two_shapes_share else 1
     shape_owner = np.full((size, size), -1, dtype=np.int16)  # index into `shapes` of the visible shape
     shapes = []
+    placed = []
     for shape_index in range(n_shapes):
         kind = SHAPES[rng.integers(len(SHAPES))]
         colour = int(rng.integers(len(colour_names)))
         if colour == texture_colour:  # keep every shape distinguishable from its background
             colour = (colour + 1 + int(rng.integers(len(colour_names) - 1))) % len(colour_names)
         radius = float(rng.uniform(0.16, 0.28) * size)
-        centre = (float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius)))
+        for _attempt in range(20):
+            centre = (float(rng.uniform(radius, size - radius)), float(rng.uniform(radius, size - radius)))
+            # Mostly separate shapes: a shape hidden behind another would be a concept nobody can see.
+            if all(np.hypot(centre[0] - c[0], centre[1] - c[1]) >= 0.9 * (radius + r) for c, r in placed):
+                break
+        placed.append((centre, radius))
         mask = _shape_mask(kind, size, centre, radius, rng)
         canvas[mask] = COLOURS[colour_names[colour]]
         paint[mask] = colour
