@@ -10,6 +10,7 @@ from .base import ExplanationMethod
 _MODULES = {
     # method name -> module under explain.methods (filled in as methods land)
     "netdissect": "netdissect",
+    "clip-dissect": "clip_dissect",
     "clip-dissect-annotations": "clip_dissect",
     "shuffled-control": "shuffled_control",
     "gpt-caption-activation": "tellme",

@@ -1,0 +1,230 @@
+"""CLIP-Dissect (Oikarinen & Weng, ICLR 2023) with its soft-WPMI score.
+
+The paper's steps:
+
+1. A concept-activation matrix P (probing images x concepts). In the paper
+   P[i, c] is the cosine similarity between CLIP's embedding of image i and
+   of the bare concept word c. Offline, P can instead be the concept-presence
+   matrix of an annotated probing set (1 where the concept is annotated).
+2. Each unit's activation on each probing image (spatial mean of its map).
+3. soft-WPMI between every unit and every concept, over the unit's top-k
+   images (constants of the reference implementation, `similarity.soft_wpmi`):
+   - P is turned into per-image concept probabilities by a softmax over
+     concepts with temperature `a` = 10;
+   - the k = 100 most activating images of a unit are its "examples"; image of
+     rank r counts as in the example set with probability linearly decreasing
+     from p_start = 0.998 (p_start - r/k (p_start - p_end), p_end = 0.97);
+   - log p(concept | examples) = sum_r log(1 + p_r (P_soft[r, c] - 1) + 1e-7);
+   - log p(concept) = log of the mean over all units of the layer of
+     p(concept | examples);
+   - score = log p(c | examples) - lambda log p(c), lambda = 1.
+4. Label = concept of highest score; the score is stored with it.
+
+`soft_wpmi` is written once, vectorised over all units of a layer (chunked
+only to bound memory), and knows nothing of where P came from.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from . import register
+from .base import ExplanationMethod, ExplanationRecord, MethodInput
+
+
+@dataclass
+class SoftWPMIParams:
+    top_k: int = 100  # examples per unit (capped at the number of probing images)
+    temperature: float = 10.0  # `a`: softmax(a * P) over concepts
+    lam: float = 1.0  # weight of the concept prior log p(c)
+    min_prob: float = 1e-7  # keeps log finite
+    p_start: float = 0.998  # probability that the top image belongs to the example set
+    p_end: float = 0.97  # ... decreasing linearly towards this over the top_k ranks
+    max_chunk_elements: int = 32_000_000  # top_k x units x concepts per step; memory only
+
+
+def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.97) -> torch.Tensor:
+    """(top_k,) probability that the example of each rank is in the unit's example set."""
+    ranks = torch.arange(top_k, dtype=torch.float64)
+    return p_start - ranks / top_k * (p_start - p_end)
+
+
+def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None) -> np.ndarray:
+    """(n_units, n_concepts) soft-WPMI of every unit of a layer with every concept.
+
+    concept_activations: (n_images, n_concepts) P, e.g. CLIP image-text cosine similarities.
+    unit_activations: (n_images, n_units) one scalar per image and unit.
+    """
+    params = params or SoftWPMIParams()
+    concepts = torch.as_tensor(np.asarray(concept_activations), dtype=torch.float64)
+    activations = torch.as_tensor(np.asarray(unit_activations), dtype=torch.float64)
+    if concepts.ndim != 2 or activations.ndim != 2 or concepts.shape[0] != activations.shape[0]:
+        raise ValueError(
+            f"need P (images, concepts) and activations (images, units) over the same images, "
+            f"got {tuple(concepts.shape)} and {tuple(activations.shape)}"
+        )
+    n_images, n_concepts = concepts.shape
+    n_units = activations.shape[1]
+    top_k = min(params.top_k, n_images)
+
+    concept_probs = torch.softmax(params.temperature * concepts, dim=1)
+    examples = torch.topk(activations, k=top_k, dim=0).indices  # (top_k, n_units)
+    in_examples = example_probabilities(top_k, params.p_start, params.p_end)[:, None, None]
+
+    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64)
+    chunk = max(1, params.max_chunk_elements // max(1, top_k * n_concepts))
+    for start in range(0, n_units, chunk):
+        probs = concept_probs[examples[:, start : start + chunk]]  # (top_k, units in chunk, n_concepts)
+        soft = 1 + in_examples * (probs - 1)
+        log_p_concept_given_examples[start : start + chunk] = torch.log(soft + params.min_prob).sum(dim=0)
+
+    # log of the mean over units, without underflow
+    log_p_concept = torch.logsumexp(log_p_concept_given_examples, dim=0, keepdim=True) - math.log(n_units)
+    return (log_p_concept_given_examples - params.lam * log_p_concept).numpy()
+
+
+def best_concepts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    best = scores.argmax(axis=1)
+    return best, scores[np.arange(scores.shape[0]), best]
+
+
+# -- P from CLIP --------------------------------------------------------------
+
+
+@torch.inference_mode()
+def clip_concept_similarities(model, tokenizer, preprocess, images, concepts: Sequence[str], batch_size: int = 64, device="cpu") -> np.ndarray:
+    """(n_images, n_concepts) cosine similarity of CLIP image and text embeddings.
+
+    As in the reference code: the prompt is the bare concept, both embeddings are
+    L2-normalised, no logit scale. `images` are PIL images; `preprocess` is the
+    model's open_clip eval transform, `tokenizer` its open_clip tokenizer.
+    """
+    model = model.to(device).eval()
+    text_features = []
+    for start in range(0, len(concepts), batch_size):
+        tokens = tokenizer([str(c) for c in concepts[start : start + batch_size]]).to(device)
+        text_features.append(model.encode_text(tokens).float())
+    text = torch.cat(text_features)
+    text = text / text.norm(dim=-1, keepdim=True)
+
+    image_features = []
+    batch = []
+    for image in images:
+        batch.append(preprocess(image.convert("RGB")))
+        if len(batch) == batch_size:
+            image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+            batch = []
+    if batch:
+        image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+    image = torch.cat(image_features)
+    image = image / image.norm(dim=-1, keepdim=True)
+    return (image @ text.T).cpu().numpy()
+
+
+# -- the methods ----------------------------------------------------------------
+
+
+def _aligned_rows(probe, cache) -> list[int]:
+    """Probe-set row of each activation-cache row."""
+    probe_row = {image_id: row for row, image_id in enumerate(probe.image_ids)}
+    try:
+        return [probe_row[image_id] for image_id in cache.image_ids]
+    except KeyError as missing:
+        raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
+
+
+def _params(inputs: MethodInput) -> SoftWPMIParams:
+    return SoftWPMIParams(**{k: v for k, v in inputs.params.items() if k in SoftWPMIParams.__dataclass_fields__})
+
+
+def _records(scores: np.ndarray, concepts: Sequence[str], units, params: SoftWPMIParams, source: str):
+    best, best_score = best_concepts(scores)
+    return [
+        ExplanationRecord(
+            unit=int(unit),
+            text=str(concepts[int(best[unit])]),
+            score=float(best_score[unit]),
+            score_name="soft-wpmi",
+            details={"concept_source": source, "params": asdict(params)},
+        )
+        for unit in units
+    ]
+
+
+@register
+class ClipDissectAnnotations(ExplanationMethod):
+    """soft-WPMI with P = the probing set's concept annotations instead of CLIP (runs offline)."""
+
+    name = "clip-dissect-annotations"
+    display_name = "CLIP-Dissect (soft-WPMI on annotations)"
+    kind = "generated"
+    description = "CLIP-Dissect's soft-WPMI with the concept-presence matrix of an annotated probing set as P."
+
+    def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
+        probe, cache = inputs.probe, inputs.activations
+        if not len(probe.concept_names):
+            raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
+        params = _params(inputs)
+        presence = np.asarray(probe.concept_presence(), dtype=np.float64)[_aligned_rows(probe, cache)]
+        scores = soft_wpmi(presence, cache.summaries(), params)
+        return _records(scores, probe.concept_names, units, params, source="annotations")
+
+
+def _concept_set(inputs: MethodInput) -> list[str]:
+    """Concepts from params `concepts` (list) or `concept_file` (one a line), else the probe's concepts."""
+    if inputs.params.get("concepts"):
+        concepts = list(inputs.params["concepts"])
+    elif inputs.params.get("concept_file"):
+        lines = Path(inputs.params["concept_file"]).read_text(encoding="utf-8").splitlines()
+        concepts = [line.strip() for line in lines if line.strip()]
+    else:
+        concepts = list(inputs.probe.concept_names)
+    if not concepts:
+        raise ValueError("clip-dissect needs a concept set: pass params 'concepts' or 'concept_file', or an annotated probe")
+    return concepts
+
+
+def _clip_parts(handle):
+    """(model, preprocess, tokenizer) from what explain.foundation.get_clip() returns."""
+    if isinstance(handle, (tuple, list)) and len(handle) == 3:
+        return tuple(handle)
+    try:
+        return handle.model, handle.preprocess, handle.tokenizer
+    except AttributeError:
+        raise TypeError(
+            "explain.foundation.get_clip() must give (model, preprocess, tokenizer) or an object with those attributes"
+        ) from None
+
+
+@register
+class ClipDissect(ExplanationMethod):
+    """The paper's method: P from CLIP image-text similarities (model from explain.foundation)."""
+
+    name = "clip-dissect"
+    display_name = "CLIP-Dissect"
+    kind = "generated"
+    description = "Oikarinen & Weng 2023: soft-WPMI between unit activations and CLIP image-concept similarities."
+
+    def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
+        try:
+            from explain.foundation import get_clip
+        except ImportError:
+            raise RuntimeError(
+                "clip-dissect needs explain.foundation.get_clip(), which is not available in this installation"
+            ) from None
+        model, preprocess, tokenizer = _clip_parts(get_clip())
+        probe, cache = inputs.probe, inputs.activations
+        params = _params(inputs)
+        concepts = _concept_set(inputs)
+        rows = _aligned_rows(probe, cache)
+        device = next(model.parameters()).device
+        similarities = clip_concept_similarities(
+            model, tokenizer, preprocess, (probe.load_image(row) for row in rows), concepts, device=device
+        )
+        scores = soft_wpmi(similarities, cache.summaries(), params)
+        return _records(scores, concepts, units, params, source="clip")
