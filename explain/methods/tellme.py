@@ -22,6 +22,7 @@ caption source is recorded.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
@@ -30,6 +31,8 @@ import numpy as np
 from ..llm_prompts import FewShotUnit, Pair, build_explanation_messages, strip_explanation_prefix
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,6 +94,8 @@ def explain_with_llm(llm, prompts: Sequence[UnitPrompt], temperature: float, max
         details = {**prompt.details, "llm_model": getattr(llm, "model", ""), "reply": reply}
         if text:
             records.append(ExplanationRecord(unit=prompt.unit, text=text, details=details))
+        else:
+            logger.warning("unit %s: the LLM's reply %r holds no explanation; no record", prompt.unit, reply)
     return records
 
 
@@ -178,6 +183,12 @@ class CaptionActivationMethod(ExplanationMethod):
         return explain_with_llm(foundation.get_llm(), prompts, params.temperature, params.max_tokens)
 
 
+def _layer_holding(network, module_name: str) -> str:
+    """The recorded layer that is, or contains, `module_name` (conv4 holds conv4.conv)."""
+    names = [name for name in network.layers.values_list("name", flat=True) if module_name == name or module_name.startswith(name + ".")]
+    return max(names, key=len) if names else module_name
+
+
 def _model_of(inputs: MethodInput):
     from explain.networks import load_network
 
@@ -221,7 +232,7 @@ class WeightClipMethod(ExplanationMethod):
 
         params = _params(WeightClipParams, inputs.params)
         module_name, matrix = next_layer_weights(_model_of(inputs), inputs.layer.name, inputs.activations.unit_count)
-        next_layer = params.next_layer or module_name
+        next_layer = params.next_layer or _layer_holding(inputs.network, module_name)
         labels = dict(
             Explanation.objects.filter(
                 neuron__layer__network=inputs.network, neuron__layer__name=next_layer, method__name=params.next_layer_method, rank=1

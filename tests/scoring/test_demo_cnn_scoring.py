@@ -147,3 +147,21 @@ def test_simulation_scores_every_explanation_with_stored_passes(random_demo, pro
     assert first_pass.n_pairs == 50 and first_pass.n_parsed == 50 and first_pass.n_malformed == 0
     assert len(first_pass.details["descriptions"]) == 50
     assert out.getvalue().startswith("manual\tsimulation\t")
+
+
+def test_weight_clip_prompt_names_next_layer_units_by_their_clip_dissect_labels(random_demo, probe):
+    conv3 = Layer.objects.create(network=random_demo, name="conv3", unit_count=64)
+    conv4 = random_demo.layers.get(name="conv4")
+    clip_dissect = Method.objects.create(name="clip-dissect")
+    for unit in range(64):
+        Explanation.objects.create(method=clip_dissect, neuron=Neuron.objects.create(layer=conv4, unit=unit), text=f"concept{unit}")
+    model, _ = load_network(random_demo)
+    weights = model.conv4.conv.weight.detach().sum(dim=(2, 3)).numpy()[:, 7]  # conv3 unit 7 -> conv4 units
+    server = ChatServer(lambda body: " stripes.")
+    inputs = MethodInput(network=random_demo, layer=conv3, probe=get_probe_set(probe),
+                         activations=type("Cache", (), {"unit_count": 64})(), params={"pairs": 4})
+    with foundation.override(llm=server.llm()):
+        records = get_method("gpt-weight-clip").explain(inputs, [7])
+    block = server.requests[0]["messages"][-1]["content"].split("<start>\n")[1].split("\n<end>")[0]
+    assert [line.split("\t")[0] for line in block.split("\n")] == [f"concept{u}" for u in np.argsort(-weights)[:4][::-1]]
+    assert records[0].text == "stripes" and records[0].details["next_layer"] == "conv4"
