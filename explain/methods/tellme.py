@@ -22,8 +22,11 @@ caption source is recorded.
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -136,7 +139,11 @@ def _few_shot_chooser(layer, kind: str, params):
 
 
 def image_captions(probe, rows: Sequence[int], captioner=None) -> tuple[dict[int, str], str]:
-    """{row: caption}: the stored caption where every asked image has one, else the captioner's."""
+    """{row: caption}: the stored caption where every asked image has one, else the captioner's.
+
+    Captioner output is kept in a JSON file per probing set and captioner under VAR_DIR/captions,
+    keyed by image id, so each image is captioned once across jobs (simulation asks for many).
+    """
     images = getattr(probe, "images", None)
     stored = {row: (images[row].caption or "").strip() for row in rows} if images is not None else {}
     if stored and all(stored.values()):
@@ -145,9 +152,27 @@ def image_captions(probe, rows: Sequence[int], captioner=None) -> tuple[dict[int
         from explain.foundation import get_captioner
 
         captioner = get_captioner()
+    name = getattr(captioner, "name", "") or type(captioner).__name__
+    cache_path = _caption_cache_path(probe, name)
+    known = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.exists() else {}
     rows = list(rows)
-    captions = captioner.caption([probe.load_image(row) for row in rows])
-    return dict(zip(rows, captions)), f"captioner:{getattr(captioner, 'name', type(captioner).__name__)}"
+    missing = [row for row in rows if str(probe.image_ids[row]) not in known]
+    for start in range(0, len(missing), 256):
+        chunk = missing[start:start + 256]
+        for row, caption in zip(chunk, captioner.caption([probe.load_image(row) for row in chunk])):
+            known[str(probe.image_ids[row])] = caption
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache_path.with_suffix(".partial")
+        temporary.write_text(json.dumps(known), encoding="utf-8")
+        temporary.replace(cache_path)
+    return {row: known[str(probe.image_ids[row])] for row in rows}, f"captioner:{name}"
+
+
+def _caption_cache_path(probe, captioner_name: str) -> Path:
+    from django.conf import settings
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", captioner_name)
+    return Path(settings.VAR_DIR) / "captions" / re.sub(r"[^A-Za-z0-9_.-]+", "_", str(probe.name)) / f"{safe}.json"
 
 
 @register

@@ -91,3 +91,29 @@ def test_with_no_examples_at_all_it_runs_zero_shot_and_says_so(unit_inputs):
         records = get_method("gpt-caption-activation").explain(unit_inputs, [1])
     assert records[0].details["few_shot_source"] == "none"
     assert len(server.requests[0]["messages"]) == 2
+
+
+def test_images_without_stored_captions_are_captioned_once_across_calls(unit_inputs, settings, tmp_path):
+    from explain.methods.tellme import image_captions
+
+    settings.VAR_DIR = tmp_path / "var"
+    ProbeImage.objects.filter(index=1).update(caption="")
+    probe = StoredProbeSet(unit_inputs.probe.dataset)
+
+    class CountingCaptioner:
+        name = "counting/captioner"
+
+        def caption(self, images):
+            self.asked.append(len(images))
+            return [f"caption {len(self.asked)}.{i}" for i in range(len(images))]
+
+        def __init__(self):
+            self.asked = []
+
+    captioner = CountingCaptioner()
+    probe.load_image = lambda row: f"image {row}"  # the stored files are placeholders here
+    first, source = image_captions(probe, [0, 1, 2], captioner)
+    again, _ = image_captions(probe, [2, 1, 3], captioner)
+    assert source == "captioner:counting/captioner"
+    assert captioner.asked == [3, 1]  # the second call only captioned the new image
+    assert again[1] == first[1] and again[2] == first[2]
