@@ -4,9 +4,10 @@
 
 With a GPU and the foundation weights in the local Hugging Face / open_clip caches
 it runs the real models (BLIP base, CLIP ViT-B-16, Stable Diffusion v1-4 in fp16)
-on a ResNet-50 (torchvision weights if cached, else random weights: the timing is
-the same). Otherwise (or with --tiny) it runs tiny random-initialised models on a
-small CNN on CPU, which measures the pipeline's overhead, not the models. Without
+on ResNet-50 layer4 (torchvision weights if cached, else random weights: the timing
+is the same). Otherwise (or with --tiny) it runs tiny random-initialised models on
+the demo CNN's conv3 on CPU, which measures the pipeline's overhead, not the models.
+Probe images: the project's synthetic probing set. Without
 an LLM configured (OPENAI_API_KEY or NEURONEVAL_LLM_BASE_URL) the LLM is a local
 in-process server (httpx.MockTransport) that answers instantly; its time is then
 only the client's.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import sys
 import tempfile
@@ -31,68 +31,26 @@ import django  # noqa: E402
 
 django.setup()
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from django.core.files.base import ContentFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
-from torchvision import transforms  # noqa: E402
 
 from explain import foundation  # noqa: E402
+from explain.activations import get_activation_cache  # noqa: E402
 from explain.foundation import FoundationUnavailable  # noqa: E402
 from explain.foundation.tiny import (ChatServer, tiny_blip_captioner, tiny_clip_embedder,  # noqa: E402
                                      tiny_text_to_image)
 from explain.methods.base import MethodInput  # noqa: E402
 from explain.methods.dnd import DescribeAndDissect  # noqa: E402
-from explain.methods.dnd_target import TargetActivations  # noqa: E402
-from explain.models import Layer, Network, ProbeDataset, ProbeImage  # noqa: E402
+from explain.models import Layer, Network  # noqa: E402
+from explain.probes import get_probe_set  # noqa: E402
+from explain.synthetic import SyntheticConfig, ensure_synthetic_probe  # noqa: E402
 
 CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "dark corners", "yellow dots"]
 
 
-def shapes_image(seed, size):
-    rng = np.random.RandomState(seed)
-    image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.randint(0, 80, 3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(3):
-        x, y, s = rng.randint(0, size * 3 // 4), rng.randint(0, size * 3 // 4), rng.randint(size // 8, size // 3)
-        draw.rectangle([x, y, x + s, y + s], fill=tuple(int(v) for v in rng.randint(60, 255, 3)))
-    return image
-
-
 def mock_answer(body):
-    digest = int(hashlib.sha256(body["messages"][-1]["content"].encode()).hexdigest(), 16)
+    digest = int(hashlib.sha256((body["messages"][-1]["content"] + str(body.get("seed"))).encode()).hexdigest(), 16)
     return CONCEPTS[digest % len(CONCEPTS)]
-
-
-class MapCache:
-    def __init__(self, model, preprocess, layer_name, images, image_ids, device):
-        captured = []
-        hook = model.get_submodule(layer_name).register_forward_hook(lambda m, i, o: captured.append(o.float().cpu()))
-        with torch.no_grad():
-            for start in range(0, len(images), 32):
-                model(torch.stack([preprocess(im) for im in images[start:start + 32]]).to(device))
-        hook.remove()
-        self._maps = torch.cat(captured).numpy()
-        self.layer_name, self.unit_count, self.image_ids = layer_name, self._maps.shape[1], image_ids
-
-    def summaries(self):
-        return self._maps.mean(axis=(2, 3))
-
-    def maps(self):
-        return self._maps
-
-    def top_indices(self, k):
-        return np.argsort(-self.summaries(), axis=0, kind="stable")[:k].T
-
-
-class ListProbe:
-    def __init__(self, images, image_ids):
-        self.name, self._images, self.image_ids = "bench-shapes", images, image_ids
-        self.concept_names, self.concept_categories = [], []
-
-    def load_image(self, row):
-        return self._images[row]
 
 
 def real_models(sd_steps):
@@ -122,25 +80,15 @@ def main():
         mode = f"tiny random-initialised models on CPU ({why_not})"
         models = dict(captioner=tiny_blip_captioner(tmp), clip=tiny_clip_embedder(),
                       text_to_image=tiny_text_to_image(tmp, num_inference_steps=args.sd_steps or 2))
-        device, image_size = torch.device("cpu"), 64
-        torch.manual_seed(0)
-        network_model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
-                                            torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU())
-        layer_name, preprocess = "3", transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+        network = Network.objects.create(name="demo-cnn", architecture="demo-cnn", weights_source="random:0")
+        layer_name, probe_size = "conv3", 64
     else:
-        import torchvision
-
         mode = "real foundation models on " + torch.cuda.get_device_name(0)
-        device, image_size = torch.device("cuda"), 224
-        try:
-            network_model = torchvision.models.resnet50(weights="IMAGENET1K_V2")
-        except Exception:  # noqa: BLE001 - weights not cached offline; timing does not depend on them
-            network_model = torchvision.models.resnet50()
-        layer_name = "layer4"
-        preprocess = transforms.Compose([transforms.Resize((224, 224)), transforms.ToTensor(),
-                                         transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
-    network_model = network_model.to(device).eval()
-
+        # ImageNet weights when torchvision has them cached; the timing does not depend on the weights.
+        weights_cached = any(Path(torch.hub.get_dir(), "checkpoints").glob("resnet50-*.pth"))
+        network = Network.objects.create(name="resnet50", architecture="resnet50",
+                                         weights_source="torchvision:IMAGENET1K_V2" if weights_cached else "random:0")
+        layer_name, probe_size = "layer4", 224
     llm_configured = bool(foundation._config().get("llm_api_key") or foundation._config().get("llm_base_url"))
     if llm_configured:
         llm, llm_mode = foundation.get_llm(), f"{foundation.get_llm().model} (cache under var/)"
@@ -148,21 +96,11 @@ def main():
         llm, llm_mode = ChatServer(mock_answer).llm(cache_dir=None, max_concurrency=8), "in-process mock server"
     models["llm"] = llm
 
-    network = Network.objects.create(name="bench-network", architecture="bench")
     layer = Layer.objects.create(network=network, name=layer_name)
-    dataset = ProbeDataset.objects.create(name="bench-shapes", kind=ProbeDataset.Kind.SYNTHETIC)
-    images, ids = [], []
-    for index in range(args.probe_images):
-        image = shapes_image(index, image_size)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        row = ProbeImage(dataset=dataset, index=index)
-        row.image.save(f"bench/{index}.png", ContentFile(buffer.getvalue()), save=True)
-        images.append(image)
-        ids.append(row.pk)
-    cache = MapCache(network_model, preprocess, layer_name, images, ids, device)
-    inputs = MethodInput(network=network, layer=layer, probe=ListProbe(images, ids), activations=cache,
-                         params={"target": TargetActivations(network_model, preprocess, layer_name, batch_size=64)})
+    dataset = ensure_synthetic_probe("bench-shapes", seed=0,
+                                     config=SyntheticConfig(n_images=args.probe_images, size=probe_size))
+    cache = get_activation_cache(network, dataset, layer_name, top_k=10)
+    inputs = MethodInput(network=network, layer=layer, probe=get_probe_set(dataset), activations=cache)
     units = list(range(min(args.units, cache.unit_count)))
 
     method = DescribeAndDissect()

@@ -168,6 +168,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
+# explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
+CELERY_TASK_ROUTES = {"explain.run_explain_task": {"queue": "gpu"}}
+
 # Foundation-model knobs beyond the model ids (explain.foundation).
 FOUNDATION.update({
     "llm_api_key": os.environ.get("NEURONEVAL_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
@@ -185,11 +188,8 @@ FOUNDATION.update({
 
 # Chunked generation jobs (explain.distributed): chunk tasks go to the GPU workers' queue.
 CELERY_IMPORTS = ["explain.distributed_tasks"]
-CELERY_TASK_ROUTES = {
-    "explain.run_explain_chunk": {"queue": os.environ.get("NEURONEVAL_GPU_QUEUE", "gpu")},
-    # explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
-    "explain.run_explain_task": {"queue": "gpu"},
-}
+CELERY_TASK_ROUTES["explain.run_explain_chunk"] = {"queue": "gpu"}
+CELERY_TASK_ROUTES["explain.prepare_chunked_job"] = {"queue": "gpu"}
 # A chunk a dead worker held goes back to the queue after this many seconds: set it above the
 # longest chunk's run time (a rerun is harmless, only wasted work).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}

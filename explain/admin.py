@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from explain.models import Explanation, Job, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage, TopImage
+from explain.models import Explanation, Job, JobChunk, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage, TopImage
 
 
 @admin.register(Network)
@@ -64,3 +64,11 @@ class ExplanationAdmin(admin.ModelAdmin):
     search_fields = ("text",)
     raw_id_fields = ("neuron", "job")
     list_select_related = ("method", "neuron__layer__network")
+
+
+@admin.register(JobChunk)
+class JobChunkAdmin(admin.ModelAdmin):
+    list_display = ("job", "index", "status", "attempts", "worker", "started_at", "finished_at")
+    list_filter = ("status",)
+    raw_id_fields = ("job",)
+    readonly_fields = ("started_at", "finished_at")

@@ -109,9 +109,6 @@ def train_demo_network(seed: int = 0, config: DemoTrainingConfig = DemoTrainingC
         model = DemoCNN(num_outputs=len(CONCEPT_NAMES))
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         steps_per_epoch = int(np.ceil(len(inputs) / config.batch_size))
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimiser, max_lr=config.learning_rate, total_steps=max(1, config.epochs * steps_per_epoch)
-        )
         loss_function = nn.BCEWithLogitsLoss()
         order_generator = torch.Generator().manual_seed(seed)
         model.train()
@@ -124,7 +121,6 @@ def train_demo_network(seed: int = 0, config: DemoTrainingConfig = DemoTrainingC
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                scheduler.step()
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss.item():.3f}")
         progress.close()

@@ -69,10 +69,10 @@ def method_params(method, names: Sequence[str], given: dict | None) -> dict:
     params = dict((given or {}).get(method.name, {}))
     if method.kind == Method.Kind.CONTROL:
         others = [name for name in names if name != method.name]
-        if "source_method" not in params:
+        if "source" not in params:
             if not others:
-                raise JobError(f"{method.name} needs another method's explanations; list one before it or pass source_method")
-            params["source_method"] = others[0]
+                raise JobError(f"{method.name} needs another method's explanations; list one with it or pass its param source")
+            params["source"] = others[0]
     return params
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 
 def make_scheduler(name: str, config):
@@ -57,7 +58,8 @@ class TextToImage:
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         generator_device = "cpu" if self.device.type == "mps" else self.device
         images = []
-        for start in range(0, len(prompts), self.batch_size):
+        starts = range(0, len(prompts), self.batch_size)
+        for start in tqdm(starts, desc="Stable Diffusion batches", disable=len(starts) < 4):
             batch_prompts = list(prompts[start:start + self.batch_size])
             generators = [torch.Generator(device=generator_device).manual_seed(int(seed))
                           for seed in seeds[start:start + self.batch_size]]

@@ -49,6 +49,8 @@ class DnDConfig:
     label_similarity_limit: float = 0.81  # CLIP text similarity above which a label repeats a kept one
     use_step3: bool = True
     seed: int = 0
+    # Not from the paper: how many generated images are held in memory at once (a group of units).
+    generation_group_images: int = 640
 
     SCORINGS = ("mean", "topk-squared", "image-products", "topk-squared+image-products")
 
@@ -57,6 +59,17 @@ class DnDConfig:
             raise ValueError(f"unknown DnD scoring function {self.scoring!r}; choose from {', '.join(self.SCORINGS)}")
         if self.images_per_concept >= 100:
             raise ValueError("images_per_concept must be below 100")
+
+
+def dnd_config(params: dict, overrides: dict | None = None) -> DnDConfig:
+    """The job's DnD settings: top-level params named like DnDConfig fields, or a "dnd" dict of them."""
+    names = set(DnDConfig.__dataclass_fields__)
+    chosen = {key: value for key, value in params.items() if key in names}
+    chosen.update(params.get("dnd", {}))
+    unknown = set(params.get("dnd", {})) - names
+    if unknown:
+        raise ValueError(f"unknown Describe-and-Dissect settings: {', '.join(sorted(unknown))}")
+    return DnDConfig(**{**chosen, **(overrides or {})})
 
 
 def stable_seed(*parts) -> int:
@@ -88,7 +101,7 @@ class DescribeAndDissect(ExplanationMethod):
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         from explain import foundation
 
-        config = DnDConfig(**{**self.config_overrides, **inputs.params.get("dnd", {})})
+        config = dnd_config(inputs.params, self.config_overrides)
         target = inputs.params.get("target")
         if target is None:
             from .dnd_target import TargetActivations
@@ -133,19 +146,20 @@ class DescribeAndDissect(ExplanationMethod):
         from .dnd_store import crops_dataset, store_images
 
         cache, probe = inputs.activations, inputs.probe
-        maps = cache.maps() if config.crops_per_image else None
-        has_maps = maps is not None and maps.ndim == 4 and maps.shape[2] * maps.shape[3] > 1
         top_rows = cache.top_indices(config.top_k)
+        map_of = top_image_maps(cache, config.top_k) if config.crops_per_image else (lambda *a: None)
         crop_rows = []
         for unit_work in tqdm(work, desc="DnD crops", disable=len(work) < 5):
-            for position, row in enumerate(top_rows[unit_work.unit]):
+            column = cache_column(cache, unit_work.unit)
+            for position, row in enumerate(top_rows[column]):
                 image = probe.load_image(int(row)).convert("RGB")
                 image_id = int(cache.image_ids[int(row)])
                 unit_work.pool.append({"image": image, "kind": "original", "probe_image": image_id})
-                if not has_maps:
+                activation_map = map_of(column, position, int(row))
+                if activation_map is None:
                     continue
-                boxes = attention_boxes(np.asarray(maps[int(row), unit_work.unit]), image.size,
-                                        config.crops_per_image, config.max_iou_between_crops, config.max_iou_with_image)
+                boxes = attention_boxes(activation_map, image.size, config.crops_per_image,
+                                        config.max_iou_between_crops, config.max_iou_with_image)
                 for crop_number, (box, crop) in enumerate(zip(boxes, crop_images(image, boxes))):
                     entry = {"image": crop, "kind": "crop", "parent": image_id, "box": list(box)}
                     unit_work.pool.append(entry)
@@ -218,39 +232,45 @@ class DescribeAndDissect(ExplanationMethod):
 
     # Step 3 ------------------------------------------------------------------------------------------
     def select_concepts(self, inputs: MethodInput, work: list[UnitWork], config: DnDConfig, target, foundation) -> None:
+        """Generate, store, run and score the candidates' images, a group of units at a time.
+
+        Groups hold about `generation_group_images` images, so full Stable Diffusion
+        batches span candidates and units while memory stays bounded on big layers.
+        """
         from .dnd_store import generated_dataset, store_images
 
         needs_clip = config.scoring in ("image-products", "topk-squared+image-products") or config.multiple_labels
         clip = foundation.get_clip() if needs_clip else None
+        text_to_image = foundation.get_text_to_image()
+        dataset = generated_dataset(inputs.network, inputs.layer)
+        for unit_work in work:
+            for concept in unit_work.candidates:
+                unit_work.concepts.append({
+                    "concept": concept, "prompt": config.sd_prompt.format(concept),
+                    "seeds": [stable_seed(config.seed, "sd", unit_work.unit, concept, q)
+                              for q in range(config.images_per_concept)],
+                })
 
-        with self._timed("step3_generation"):
-            jobs = []
-            for unit_work in work:
-                for concept_index, concept in enumerate(unit_work.candidates):
-                    prompt = config.sd_prompt.format(concept)
-                    seeds = [stable_seed(config.seed, "sd", unit_work.unit, concept, q)
-                             for q in range(config.images_per_concept)]
-                    unit_work.concepts.append({"concept": concept, "prompt": prompt, "seeds": seeds})
-                    for q, seed in enumerate(seeds):
-                        jobs.append((unit_work, concept_index, q, prompt, seed))
-            images = foundation.get_text_to_image().generate([job[3] for job in jobs], [job[4] for job in jobs])
-            rows = [{"image": image, "caption": prompt, "concepts": [unit_work.candidates[c]],
+        for group in _groups(work, lambda w: len(w.candidates) * config.images_per_concept,
+                             config.generation_group_images):
+            with self._timed("step3_generation"):
+                jobs = [(unit_work, c, q, concept["prompt"], seed)
+                        for unit_work in group for c, concept in enumerate(unit_work.concepts)
+                        for q, seed in enumerate(concept["seeds"])]
+                images = text_to_image.generate([job[3] for job in jobs], [job[4] for job in jobs])
+                ids = store_images(dataset, [
+                    {"image": image, "caption": prompt, "concepts": [unit_work.candidates[c]],
                      "index": (unit_work.unit * 100 + c) * 100 + q}
-                    for (unit_work, c, q, prompt, _), image in zip(jobs, images)]
-            ids = store_images(generated_dataset(inputs.network, inputs.layer), rows)
-
-        with self._timed("step3_activations"):
-            activations = target.activations(images)
-
-        with self._timed("step3_scoring"):
-            offset = 0
-            for unit_work in work:
-                n_images = len(unit_work.candidates) * config.images_per_concept
-                unit_acts = activations[offset:offset + n_images, unit_work.unit]
-                unit_images = images[offset:offset + n_images]
-                unit_ids = ids[offset:offset + n_images]
-                offset += n_images
-                self.score_unit(unit_work, unit_acts, unit_images, unit_ids, config, clip)
+                    for (unit_work, c, q, prompt, _), image in zip(jobs, images)])
+            with self._timed("step3_activations"):
+                activations = target.activations(images)
+            with self._timed("step3_scoring"):
+                offset = 0
+                for unit_work in group:
+                    n_images = len(unit_work.candidates) * config.images_per_concept
+                    self.score_unit(unit_work, activations[offset:offset + n_images, unit_work.unit],
+                                    images[offset:offset + n_images], ids[offset:offset + n_images], config, clip)
+                    offset += n_images
 
     def score_unit(self, unit_work: UnitWork, activations, images, image_ids, config: DnDConfig, clip) -> None:
         q = config.images_per_concept
@@ -312,6 +332,51 @@ class DescribeAndDissect(ExplanationMethod):
                     details=details if rank == 1 else {"intermediates_on_rank": 1, "label_rank": rank},
                 ))
         return records
+
+
+def _groups(items, size_of, budget: int):
+    """Consecutive groups whose sizes add up to about `budget` (an item bigger than it is a group alone)."""
+    group, total = [], 0
+    for item in items:
+        if group and total + size_of(item) > budget:
+            yield group
+            group, total = [], 0
+        group.append(item)
+        total += size_of(item)
+    if group:
+        yield group
+
+
+def cache_column(cache, unit: int) -> int:
+    """Where `unit` sits in a cache that may hold only some of the layer's units."""
+    recorded = getattr(cache, "units", None)
+    if not recorded:
+        return unit
+    try:
+        return list(recorded).index(unit)
+    except ValueError:
+        raise ValueError(f"unit {unit} was not recorded in this activation cache (it holds {len(recorded)} units)") from None
+
+
+def top_image_maps(cache, top_k: int):
+    """`map_of(column, position, row)`: the activation map of a unit's top image, or None where no map exists.
+
+    The recorder keeps the maps of each unit's top images; the full maps are the
+    fallback when more top images are asked for than it kept. Layers without a
+    spatial extent (fully connected units) have nothing to crop.
+    """
+    top_maps = cache.top_maps() if hasattr(cache, "top_maps") else None
+    if top_maps is not None and top_maps.shape[1] >= top_k:
+        maps = top_maps
+        has_area = maps.shape[2] * maps.shape[3] > 1
+        return lambda column, position, row: np.asarray(maps[column, position]) if has_area else None
+    try:
+        maps = cache.maps()
+    except ValueError:  # the recording kept no full maps
+        return lambda column, position, row: None
+    if maps is None or maps.ndim != 4 or maps.shape[2] * maps.shape[3] <= 1:
+        return lambda column, position, row: None
+    return lambda column, position, row: np.asarray(maps[row, column])
 
 
 def clean_candidates(concepts: Sequence[str], vague_words: Sequence[str]) -> list[str]:

@@ -27,3 +27,17 @@ class SlowUnitsMethod(ExplanationMethod):
             records += [ExplanationRecord(unit=unit, text=f"unit {unit} first", rank=1),
                         ExplanationRecord(unit=unit, text=f"unit {unit} second", rank=2)]
         return records
+
+
+@register
+class TopImageMethod(ExplanationMethod):
+    """Reads the recorded activations: each unit is labelled with its most activating probe image."""
+
+    name = "test-top-image"
+    display_name = "Top image (test)"
+    kind = "control"
+
+    def explain(self, inputs, units):
+        top = inputs.activations.top_indices(1)
+        return [ExplanationRecord(unit=unit, text=f"top image {inputs.activations.image_ids[top[unit, 0]]}")
+                for unit in units]

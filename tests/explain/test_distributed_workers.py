@@ -24,7 +24,7 @@ import tests.explain.distributed_support
 from explain.models import Network, Layer
 from explain.distributed import submit_chunked_job
 network = Network.objects.create(name="net", architecture="test")
-Layer.objects.create(network=network, name="conv2")
+Layer.objects.create(network=network, name="conv2", unit_count=12)
 job = submit_chunked_job(network="net", layer="conv2", method="test-slow-units", units=range(12), chunk_size=4,
                          params={"seconds_per_unit": 0.6})
 print(job.pk)

