@@ -111,14 +111,16 @@ class StoredActivationCache:
             self._top_values, self._top_rows = top["values"], top["rows"]
             self._has_top_maps = "maps" in top.files
 
+    # Copy-on-write memmaps: callers may write into them (torch.as_tensor wants writable
+    # arrays) without ever changing the recording on disk.
     def summaries(self) -> np.ndarray:
-        return np.load(self.directory / SUMMARIES_FILE, mmap_mode="r")
+        return np.load(self.directory / SUMMARIES_FILE, mmap_mode="c")
 
     def maps(self) -> np.ndarray:
         path = self.directory / MAPS_FILE
         if not path.exists():
             raise ActivationError(f"layer {self.layer_name}: full activation maps were not stored (record with store_maps=True)")
-        return np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode="c")
 
     def top_indices(self, k: int) -> np.ndarray:
         if k <= self._top_rows.shape[1]:
@@ -225,6 +227,17 @@ def _write_json_atomically(path: Path, payload: dict):
     os.replace(partial, path)
 
 
+def _is_finished(directory: Path, identity: dict, n_batches: int) -> bool:
+    """A recording that matches `identity` and has absorbed every batch can be used without the network."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text())
+        with np.load(directory / TOP_FILE) as top:
+            completed = int(top["completed_batches"])
+    except (OSError, ValueError, KeyError):
+        return False
+    return completed == n_batches and all(meta.get(key) == value for key, value in identity.items())
+
+
 def recording_directory(network, dataset, layer: str, summary: str, units=None) -> Path:
     from django.conf import settings
 
@@ -281,6 +294,23 @@ def record_activations(
     probe = get_probe_set(dataset)
     if not probe.image_ids:
         raise ActivationError(f"probing set {dataset.name} has no images")
+    n_images = len(probe.image_ids)
+    n_batches = (n_images + batch_size - 1) // batch_size
+    identity = {
+        **_weights_fingerprint(network),
+        "dataset": dataset.name,
+        "dataset_id": dataset.pk,
+        "image_ids": list(probe.image_ids),
+        "units": list(units) if units is not None else None,
+        "summary": summary,
+        "top_k": min(top_k, n_images),
+        "batch_size": batch_size,
+        "store_maps": store_maps,
+    }
+    directories = {layer: recording_directory(network, dataset, layer, summary, units) for layer in layers}
+    if all(_is_finished(directory, identity, n_batches) for directory in directories.values()):
+        return {layer: StoredActivationCache(directory) for layer, directory in directories.items()}
+
     model, preprocess = model_and_preprocess or load_network(network)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device)
@@ -290,11 +320,8 @@ def record_activations(
         rows = range(start, min(start + batch_size, len(probe.image_ids)))
         return start, torch.stack([preprocess(probe.load_image(row)) for row in rows]).to(device)
 
-    n_images = len(probe.image_ids)
-    n_batches = (n_images + batch_size - 1) // batch_size
-    _, first = load_batch(0)
     with torch.inference_mode(), capture_layers(model, layers) as captured:
-        model(first[:1])
+        model(preprocess(probe.load_image(0))[None].to(device))
     shapes = {layer: tuple(captured[layer].shape[1:]) for layer in layers}
     for layer, (unit_count, *_rest) in shapes.items():
         if units is not None and (min(units) < 0 or max(units) >= unit_count):
@@ -305,28 +332,14 @@ def record_activations(
         unit_count, height, width = shapes[layer]
         recorder = _LayerRecorder(
             layer=layer,
-            directory=recording_directory(network, dataset, layer, summary, units),
+            directory=directories[layer],
             units=list(units) if units is not None else None,
             summary=summary,
             top_k=min(top_k, n_images),
             store_maps=store_maps,
             keep_top_maps=True,
         )
-        meta = {
-            "version": 1,
-            **_weights_fingerprint(network),
-            "dataset": dataset.name,
-            "dataset_id": dataset.pk,
-            "image_ids": list(probe.image_ids),
-            "layer": layer,
-            "unit_count": unit_count,
-            "units": list(units) if units is not None else None,
-            "map_shape": [height, width],
-            "summary": summary,
-            "top_k": min(top_k, n_images),
-            "batch_size": batch_size,
-            "store_maps": store_maps,
-        }
+        meta = {"version": 1, **identity, "layer": layer, "unit_count": unit_count, "map_shape": [height, width]}
         recorder.open(meta, n_images, unit_count, (height, width))
         recorders[layer] = recorder
 

@@ -86,6 +86,8 @@ class DemoTrainingConfig:
     weight_decay: float = 1e-4
     # One thread: on a shared 2-core machine OpenMP's second thread mostly waits (8x slower measured).
     threads: int = 1
+    # Bumped whenever the training code changes, so old weight files are not reused.
+    recipe: int = 2
 
     def fingerprint(self, seed: int) -> str:
         payload = json.dumps({"seed": seed, **asdict(self)}, sort_keys=True)

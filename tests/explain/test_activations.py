@@ -107,3 +107,39 @@ def test_one_unit_recording_matches_that_unit_of_the_full_recording(var_dir, pro
     single = record_activations(random_cnn, probe, ["conv3"], top_k=5, batch_size=8, units=[9], show_progress=False)["conv3"]
     assert np.asarray(single.summaries()).shape == (40, 1)
     assert np.array_equal(single.top_indices(5)[0], full.top_indices(5)[9])
+
+
+def test_crash_after_writing_a_batch_but_before_saving_its_top_k_redoes_that_batch_once(var_dir, probe, random_cnn, monkeypatch):
+    from explain import activations
+
+    reference = record_activations(random_cnn, probe, ["conv3"], top_k=5, batch_size=8, show_progress=False)["conv3"]
+    expected_rows, expected_values = reference.top_indices(5), reference.top_values(5)
+
+    other = Network.objects.create(name="random-cnn-3", architecture="demo-cnn", weights_source="random:0")
+    original_save = activations._LayerRecorder._save_top
+
+    def crash_when_saving_batch_two(self, completed_batches, *arrays):
+        if completed_batches == 2:
+            raise RuntimeError("power cut")
+        return original_save(self, completed_batches, *arrays)
+
+    monkeypatch.setattr(activations._LayerRecorder, "_save_top", crash_when_saving_batch_two)
+    with pytest.raises(RuntimeError, match="power cut"):
+        record_activations(other, probe, ["conv3"], top_k=5, batch_size=8, show_progress=False)
+    monkeypatch.setattr(activations._LayerRecorder, "_save_top", original_save)
+
+    batches = []
+    resumed = record_activations(other, probe, ["conv3", "conv4"], top_k=5, batch_size=8, show_progress=False, progress=lambda d, t: batches.append(d))
+    assert batches == [1, 2, 3, 4, 5]  # conv4 is new, so the pass starts over; conv3 skips its finished batch 1
+    assert np.array_equal(resumed["conv3"].top_indices(5), expected_rows)
+    assert np.allclose(resumed["conv3"].top_values(5), expected_values)
+
+
+def test_writing_into_a_returned_array_never_changes_the_recording(var_dir, probe, random_cnn):
+    cache = get_activation_cache(random_cnn, probe, "conv4", batch_size=8)
+    summaries = cache.summaries()
+    original = float(summaries[0, 0])
+    summaries[0, 0] = original + 100.0
+    cache.maps()[0, 0] += 100.0
+    assert float(cache.summaries()[0, 0]) == original
+    assert np.allclose(np.asarray(cache.maps()).mean(axis=(2, 3)), np.asarray(cache.summaries()), atol=1e-5)

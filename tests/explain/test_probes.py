@@ -93,3 +93,16 @@ def test_unknown_probe_name_lists_the_known_ones(tmp_path):
     import_image_folder(tmp_path, "plain")
     with pytest.raises(LookupError, match="no probing dataset named 'nope' \\(known: plain\\)"):
         get_probe_set("nope")
+
+
+@pytest.mark.django_db
+def test_import_probes_command_stores_a_folder_and_reports_bad_input_as_command_error(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    write_image(tmp_path / "src" / "a.png", (9, 9, 9))
+    call_command("import_probes", str(tmp_path / "src"), "--name", "cmd", verbosity=0)
+    assert ProbeDataset.objects.get(name="cmd").images.count() == 1
+    with pytest.raises(CommandError, match="index.csv: missing"):
+        call_command("import_probes", str(tmp_path / "src"), "--name", "b", "--format", "broden", verbosity=0)
+    with pytest.raises(CommandError, match="probing set 'cmd' already exists"):
+        call_command("import_probes", str(tmp_path / "src"), "--name", "cmd", verbosity=0)
