@@ -113,6 +113,7 @@ def build_unit_prompts(
     for unit in units:
         target = pairs_of_unit(unit)
         if not target:
+            logger.warning("unit %s has no %s pairs to show (no positive value); no explanation", unit, kind)
             continue
         choice = few_shot_for_unit(unit)
         examples = [FewShotUnit(explanation, [p for _, p in pairs_of_unit(u)]) for u, explanation in choice.units]
