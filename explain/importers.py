@@ -47,12 +47,12 @@ CLASS_COUNTS = {"places365": 365, "imagenet": 1000}
 
 
 class ImportFileError(ValueError):
-    """A problem with the file being imported; the message names file, row and reason."""
+    """A problem with the file being imported; the message names file, row (or header) and reason."""
 
     def __init__(self, path, row, reason):
         self.path, self.row, self.reason = str(path), row, reason
-        where = "header" if row is None else f"row {row}"
-        super().__init__(f"{path}: {where}: {reason}")
+        where = "" if row is None else ("header: " if row == "header" else f"row {row}: ")
+        super().__init__(f"{path}: {where}{reason}")
 
 
 @dataclass
@@ -82,20 +82,30 @@ class ImportResult:
 # -- reading the formats ----------------------------------------------------------
 
 
-def _read_rows(path: Path, required: list[str]) -> list[tuple[int, dict]]:
+def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(header, [(1-based data row number, {column: cell})])."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = [name.strip() for name in (reader.fieldnames or [])]
-            missing = [name for name in required if name not in header]
-            if missing:
-                raise ImportFileError(path, None, f"missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
             reader.fieldnames = header
-            return [(number, row) for number, row in enumerate(reader, start=1)]
+            return header, [(number, row) for number, row in enumerate(reader, start=1)]
     except FileNotFoundError:
         raise ImportFileError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise ImportFileError(path, None, "is a folder, not a file") from None
     except UnicodeDecodeError as error:
         raise ImportFileError(path, None, f"not UTF-8 text ({error.reason})") from None
+    except csv.Error as error:
+        raise ImportFileError(path, None, f"not a readable CSV file ({error})") from None
+
+
+def _read_rows(path: Path, required: list[str]) -> list[tuple[int, dict]]:
+    header, rows = _read_table(path)
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise ImportFileError(path, "header", f"missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
+    return rows
 
 
 def _cell(row: dict, column: str) -> str:
@@ -180,15 +190,14 @@ def parse_netdissect(path, layer):
 
 
 def parse_dnd(path, layer):
-    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
-        header = [name.strip() for name in next(csv.reader(handle), [])]
+    header, rows = _read_table(path)
     label_columns = [name for name in header if re.fullmatch(r"(?i)label( \d+)?", name)]
     if "Neuron ID" not in header or not label_columns:
         raise ImportFileError(
-            path, None, f"missing column(s): need 'Neuron ID' and 'Label 1..3' or 'label' (found: {', '.join(header) or 'none'})"
+            path, "header", f"missing column(s): need 'Neuron ID' and 'Label 1..3' or 'label' (found: {', '.join(header) or 'none'})"
         )
     parsed = []
-    for number, row in _read_rows(path, ["Neuron ID"] + label_columns[:1]):
+    for number, row in rows:
         unit = _unit(path, number, _cell(row, "Neuron ID"), "Neuron ID")
         labels = [(column, _cell(row, column)) for column in label_columns]
         _description(path, number, labels[0][1], labels[0][0])

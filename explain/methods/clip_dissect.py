@@ -35,6 +35,7 @@ import torch
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+from .params import params_from
 
 
 @dataclass
@@ -45,7 +46,7 @@ class SoftWPMIParams:
     min_prob: float = 1e-7  # keeps log finite
     p_start: float = 0.998  # probability that the top image belongs to the example set
     p_end: float = 0.97  # ... decreasing linearly towards this over the top_k ranks
-    max_chunk_elements: int = 32_000_000  # top_k x units x concepts per step; memory only
+    max_chunk_elements: int = 8_000_000  # top_k x units x concepts per step (float64): memory only
 
 
 def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.97) -> torch.Tensor:
@@ -54,15 +55,17 @@ def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.9
     return p_start - ranks / top_k * (p_start - p_end)
 
 
-def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None) -> np.ndarray:
+def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None, device="cpu") -> np.ndarray:
     """(n_units, n_concepts) soft-WPMI of every unit of a layer with every concept.
 
     concept_activations: (n_images, n_concepts) P, e.g. CLIP image-text cosine similarities.
     unit_activations: (n_images, n_units) one scalar per image and unit.
+    device: where to compute (a GPU makes 20k-concept sets fast); the result comes back as numpy.
     """
     params = params or SoftWPMIParams()
-    concepts = torch.as_tensor(np.asarray(concept_activations), dtype=torch.float64)
-    activations = torch.as_tensor(np.asarray(unit_activations), dtype=torch.float64)
+    # copies: the inputs may be read-only memmaps of the activation cache
+    concepts = torch.tensor(np.asarray(concept_activations, dtype=np.float64), device=device)
+    activations = torch.tensor(np.asarray(unit_activations, dtype=np.float64), device=device)
     if concepts.ndim != 2 or activations.ndim != 2 or concepts.shape[0] != activations.shape[0]:
         raise ValueError(
             f"need P (images, concepts) and activations (images, units) over the same images, "
@@ -74,9 +77,9 @@ def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | No
 
     concept_probs = torch.softmax(params.temperature * concepts, dim=1)
     examples = torch.topk(activations, k=top_k, dim=0).indices  # (top_k, n_units)
-    in_examples = example_probabilities(top_k, params.p_start, params.p_end)[:, None, None]
+    in_examples = example_probabilities(top_k, params.p_start, params.p_end).to(device)[:, None, None]
 
-    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64)
+    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64, device=device)
     chunk = max(1, params.max_chunk_elements // max(1, top_k * n_concepts))
     for start in range(0, n_units, chunk):
         probs = concept_probs[examples[:, start : start + chunk]]  # (top_k, units in chunk, n_concepts)
@@ -85,7 +88,7 @@ def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | No
 
     # log of the mean over units, without underflow
     log_p_concept = torch.logsumexp(log_p_concept_given_examples, dim=0, keepdim=True) - math.log(n_units)
-    return (log_p_concept_given_examples - params.lam * log_p_concept).numpy()
+    return (log_p_concept_given_examples - params.lam * log_p_concept).cpu().numpy()
 
 
 def best_concepts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +108,7 @@ def clip_concept_similarities(model, tokenizer, preprocess, images, concepts: Se
     model's open_clip eval transform, `tokenizer` its open_clip tokenizer.
     """
     model = model.to(device).eval()
+    dtype = next(model.parameters()).dtype  # half-precision models take half-precision pixels
     text_features = []
     for start in range(0, len(concepts), batch_size):
         tokens = tokenizer([str(c) for c in concepts[start : start + batch_size]]).to(device)
@@ -117,10 +121,10 @@ def clip_concept_similarities(model, tokenizer, preprocess, images, concepts: Se
     for image in images:
         batch.append(preprocess(image.convert("RGB")))
         if len(batch) == batch_size:
-            image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+            image_features.append(model.encode_image(torch.stack(batch).to(device, dtype)).float())
             batch = []
     if batch:
-        image_features.append(model.encode_image(torch.stack(batch).to(device)).float())
+        image_features.append(model.encode_image(torch.stack(batch).to(device, dtype)).float())
     image = torch.cat(image_features)
     image = image / image.norm(dim=-1, keepdim=True)
     return (image @ text.T).cpu().numpy()
@@ -138,8 +142,8 @@ def _aligned_rows(probe, cache) -> list[int]:
         raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
 
 
-def _params(inputs: MethodInput) -> SoftWPMIParams:
-    return SoftWPMIParams(**{k: v for k, v in inputs.params.items() if k in SoftWPMIParams.__dataclass_fields__})
+def _params(inputs: MethodInput, method_name: str, extra=()) -> SoftWPMIParams:
+    return params_from(SoftWPMIParams, inputs.params, method_name, extra)
 
 
 def _records(scores: np.ndarray, concepts: Sequence[str], units, params: SoftWPMIParams, source: str):
@@ -169,7 +173,7 @@ class ClipDissectAnnotations(ExplanationMethod):
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
-        params = _params(inputs)
+        params = _params(inputs, self.name)
         presence = np.asarray(probe.concept_presence(), dtype=np.float64)[_aligned_rows(probe, cache)]
         scores = soft_wpmi(presence, cache.summaries(), params)
         return _records(scores, probe.concept_names, units, params, source="annotations")
@@ -219,12 +223,12 @@ class ClipDissect(ExplanationMethod):
             ) from None
         model, preprocess, tokenizer = _clip_parts(get_clip())
         probe, cache = inputs.probe, inputs.activations
-        params = _params(inputs)
+        params = _params(inputs, self.name, extra=("concepts", "concept_file"))
         concepts = _concept_set(inputs)
         rows = _aligned_rows(probe, cache)
         device = next(model.parameters()).device
         similarities = clip_concept_similarities(
             model, tokenizer, preprocess, (probe.load_image(row) for row in rows), concepts, device=device
         )
-        scores = soft_wpmi(similarities, cache.summaries(), params)
+        scores = soft_wpmi(similarities, cache.summaries(), params, device=device)
         return _records(scores, concepts, units, params, source="clip")

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+from .params import params_from
 
 
 @dataclass
@@ -88,7 +89,7 @@ def active_pixels(maps: np.ndarray, thresholds: np.ndarray, size: tuple[int, int
     if len(image_index) and tuple(selected.shape[-2:]) != tuple(size):
         kwargs = {"align_corners": False} if mode in {"bilinear", "bicubic"} else {}
         selected = F.interpolate(selected, size=tuple(size), mode=mode, **kwargs)
-    active = selected.reshape(len(image_index), -1).numpy() > thresholds[unit_index, None]
+    active = selected.reshape(len(image_index), size[0] * size[1]).numpy() > thresholds[unit_index, None]
     bounds = np.searchsorted(image_index, np.arange(n_images + 1))
     return [(unit_index[bounds[i] : bounds[i + 1]], active[bounds[i] : bounds[i + 1]]) for i in range(n_images)]
 
@@ -181,7 +182,7 @@ class NetDissect(ExplanationMethod):
     )
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        params = NetDissectParams(**{k: v for k, v in inputs.params.items() if k in NetDissectParams.__dataclass_fields__})
+        params = params_from(NetDissectParams, inputs.params, self.name)
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"Network Dissection needs an annotated probing set; {probe.name!r} has no concepts")

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
+from .params import params_from
 
 
 @dataclass
@@ -65,9 +66,7 @@ class ShuffledControl(ExplanationMethod):
     description = "Negative control: each neuron gets another method's explanation of a random other neuron of its layer."
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        params = ShuffledControlParams(
-            **{k: v for k, v in inputs.params.items() if k in ShuffledControlParams.__dataclass_fields__}
-        )
+        params = params_from(ShuffledControlParams, inputs.params, self.name)
         texts = source_explanations(inputs.layer, params.source)
         if len(texts) < 2:
             raise ValueError(

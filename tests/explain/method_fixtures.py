@@ -108,15 +108,15 @@ def maps_firing_on(probe: ArrayProbeSet, concept: int, map_size=8, n_units=6, no
     return maps
 
 
-def shared_data_dir() -> Path:
-    """/work/shared/data-style folder: $NEURONEVAL_SHARED_DATA, else the first shared/data above this file."""
+def shared_data_dir() -> Path | None:
+    """The project's real data: $NEURONEVAL_SHARED_DATA, else the first shared/data folder above the tests."""
     if os.environ.get("NEURONEVAL_SHARED_DATA"):
         return Path(os.environ["NEURONEVAL_SHARED_DATA"])
     for parent in Path(__file__).resolve().parents:
         candidate = parent / "shared" / "data"
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError("no shared/data folder above the tests; set NEURONEVAL_SHARED_DATA")
+    return None
 
 
 def maps_of_concepts(probe, concepts: list[str], map_size=16, noise=0.1, seed=2) -> np.ndarray:

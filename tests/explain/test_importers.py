@@ -9,8 +9,16 @@ from explain.models import Explanation, Layer, Method, Network, Neuron
 
 from .method_fixtures import shared_data_dir
 
-PUBLISHED = shared_data_dir() / "published"
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published():
+    """The published explanation files (../shared/data/published, or $NEURONEVAL_SHARED_DATA/published)."""
+    data = shared_data_dir()
+    if data is None or not (data / "published").is_dir():
+        pytest.skip("published explanation files not found: set NEURONEVAL_SHARED_DATA to the shared data folder")
+    return data / "published"
 
 
 def run_import(path, *, network="resnet50", method, fmt, layer=None):
@@ -24,8 +32,8 @@ def per_layer(method):
     return dict(Counter(Explanation.objects.filter(method__name=method).values_list("neuron__layer__name", flat=True)))
 
 
-def test_clip_dissect_resnet50_file_gives_3904_explanations_and_reimport_replaces():
-    path = PUBLISHED / "CLIP_Dissect__resnet50_imagenet_broden.csv"
+def test_clip_dissect_resnet50_file_gives_3904_explanations_and_reimport_replaces(published):
+    path = published / "CLIP_Dissect__resnet50_imagenet_broden.csv"
 
     run_import(path, method="clip-dissect-published", fmt="clip-dissect")
     first = Explanation.objects.filter(method__name="clip-dissect-published").count()
@@ -42,8 +50,8 @@ def test_clip_dissect_resnet50_file_gives_3904_explanations_and_reimport_replace
     assert Method.objects.get(name="clip-dissect-published").kind == Method.Kind.IMPORTED
 
 
-def test_milan_resnet50_file_gives_4904_explanations_over_conv1_to_fc():
-    path = PUBLISHED / "MILAN__m_base_resnet50_imagenet.csv"
+def test_milan_resnet50_file_gives_4904_explanations_over_conv1_to_fc(published):
+    path = published / "MILAN__m_base_resnet50_imagenet.csv"
 
     run_import(path, method="milan", fmt="milan")
     run_import(path, method="milan", fmt="milan")
@@ -54,8 +62,8 @@ def test_milan_resnet50_file_gives_4904_explanations_over_conv1_to_fc():
 
 
 @pytest.mark.parametrize("layer, units", [("layer1", 256), ("layer2", 512), ("layer3", 1024), ("layer4", 2048)])
-def test_netdissect_layer_file_gives_one_explanation_per_unit_and_shifts_its_1_based_units(layer, units):
-    path = PUBLISHED / f"NetDissect__resnet50_imagenet_{layer}.csv"
+def test_netdissect_layer_file_gives_one_explanation_per_unit_and_shifts_its_1_based_units(published, layer, units):
+    path = published / f"NetDissect__resnet50_imagenet_{layer}.csv"
 
     run_import(path, method="netdissect-published", fmt="netdissect", layer=layer)
     run_import(path, method="netdissect-published", fmt="netdissect", layer=layer)
@@ -68,8 +76,8 @@ def test_netdissect_layer_file_gives_one_explanation_per_unit_and_shifts_its_1_b
     assert first_row.score_name == "iou" and first_row.details["category"]
 
 
-def test_netdissect_label_and_category_are_kept():
-    run_import(PUBLISHED / "NetDissect__resnet50_imagenet_layer1.csv", method="netdissect-published", fmt="netdissect", layer="layer1")
+def test_netdissect_label_and_category_are_kept(published):
+    run_import(published / "NetDissect__resnet50_imagenet_layer1.csv", method="netdissect-published", fmt="netdissect", layer="layer1")
 
     unit0 = Explanation.objects.get(neuron__layer__name="layer1", neuron__unit=0)  # file row "1,color,purple-c,0.092690783"
 
@@ -77,8 +85,8 @@ def test_netdissect_label_and_category_are_kept():
 
 
 @pytest.mark.parametrize("layer", ["layer1", "layer2", "layer3", "layer4"])
-def test_dnd_layer_file_gives_50_neurons_with_up_to_3_ranked_labels(layer):
-    path = PUBLISHED / f"DnD__resnet50_imagenet_broden_{layer}.csv"
+def test_dnd_layer_file_gives_50_neurons_with_up_to_3_ranked_labels(published, layer):
+    path = published / f"DnD__resnet50_imagenet_broden_{layer}.csv"
 
     run_import(path, method="dnd", fmt="dnd", layer=layer)
     run_import(path, method="dnd", fmt="dnd", layer=layer)
@@ -92,17 +100,17 @@ def test_dnd_layer_file_gives_50_neurons_with_up_to_3_ranked_labels(layer):
         assert sorted(stored.filter(neuron_id=neuron_id).values_list("rank", flat=True)) == list(range(1, count + 1))
 
 
-def test_dnd_blank_extra_labels_are_skipped():
+def test_dnd_blank_extra_labels_are_skipped(published):
     # layer2 row 2: "25,checkerboard patterns,checkered and polka dot patterns, "
-    run_import(PUBLISHED / "DnD__resnet50_imagenet_broden_layer2.csv", method="dnd", fmt="dnd", layer="layer2")
+    run_import(published / "DnD__resnet50_imagenet_broden_layer2.csv", method="dnd", fmt="dnd", layer="layer2")
 
     labels = list(Explanation.objects.filter(neuron__unit=25).order_by("rank").values_list("text", flat=True))
 
     assert labels == ["checkerboard patterns", "checkered and polka dot patterns"]
 
 
-def test_dnd_fc_file_gives_1000_explanations():
-    path = PUBLISHED / "DnD__resnet50_imagenet_broden_fc.csv"
+def test_dnd_fc_file_gives_1000_explanations(published):
+    path = published / "DnD__resnet50_imagenet_broden_fc.csv"
 
     run_import(path, method="dnd", fmt="dnd", layer="fc")
     run_import(path, method="dnd", fmt="dnd", layer="fc")
@@ -111,8 +119,8 @@ def test_dnd_fc_file_gives_1000_explanations():
     assert Explanation.objects.count() == 1000
 
 
-def test_places365_network_has_365_fc_units_and_resnet18_widths():
-    run_import(PUBLISHED / "MILAN__m_base_resnet18_places365.csv", network="resnet18-places365", method="milan", fmt="milan")
+def test_places365_network_has_365_fc_units_and_resnet18_widths(published):
+    run_import(published / "MILAN__m_base_resnet18_places365.csv", network="resnet18-places365", method="milan", fmt="milan")
 
     widths = dict(Layer.objects.values_list("name", "unit_count"))
 
@@ -120,8 +128,8 @@ def test_places365_network_has_365_fc_units_and_resnet18_widths():
     assert Explanation.objects.count() == 1024
 
 
-def test_layer_option_takes_one_layer_of_a_multi_layer_file():
-    run_import(PUBLISHED / "CLIP_Dissect__resnet50_imagenet_broden.csv", method="clip-dissect-published", fmt="clip-dissect", layer="layer4")
+def test_layer_option_takes_one_layer_of_a_multi_layer_file(published):
+    run_import(published / "CLIP_Dissect__resnet50_imagenet_broden.csv", method="clip-dissect-published", fmt="clip-dissect", layer="layer4")
 
     assert per_layer("clip-dissect-published") == {"layer4": 2048}
 
@@ -166,14 +174,16 @@ BAD_FILES = [
     ("netdissect_unit0.csv", "netdissect", "layer1", "unit,category,label,score\n0,color,red-c,0.1\n", "row 1: unit 0 out of range: NetDissect-Lite units are 1-based"),
     ("netdissect_too_big.csv", "netdissect", "layer1", "unit,category,label,score\n1,color,red-c,0.1\n257,color,red-c,0.1\n", "row 2: unit 257 out of range for layer layer1 (256 units)"),
     ("dnd_blank_first.csv", "dnd", "layer1", "Neuron ID,Label 1,Label 2,Label 3\n6,stripes,,\n10,,red things,\n", "row 2: empty Label 1"),
-    ("header_only.csv", "milan", None, "layer,unit,description\n", "header: no explanations in the file"),
+    ("header_only.csv", "milan", None, "layer,unit,description\n", ": no explanations in the file"),
     ("dnd_no_labels.csv", "dnd", "layer1", "Neuron ID,description\n6,stripes\n", "header: missing column(s)"),
 ]
 
 
 @pytest.mark.parametrize("name, fmt, layer, content, reason", BAD_FILES, ids=[b[0] for b in BAD_FILES])
 def test_bad_file_fails_naming_file_row_and_reason_and_stores_nothing(tmp_path, name, fmt, layer, content, reason):
-    run_import(PUBLISHED / "DnD__resnet50_imagenet_broden_layer1.csv", method="dnd", fmt="dnd", layer="layer1")
+    baseline = tmp_path / "baseline_dnd_layer1.csv"
+    baseline.write_text("Neuron ID,Label 1,Label 2,Label 3\n6,stripes,zigzags,\n10,red dots,,\n")
+    run_import(baseline, method="dnd", fmt="dnd", layer="layer1")
     before = list(Explanation.objects.values_list("pk", "text", "source_file").order_by("pk"))
     neurons_before = Neuron.objects.count()
     path = tmp_path / name
@@ -199,8 +209,10 @@ def test_bad_file_for_a_new_network_does_not_create_it(tmp_path):
 
 
 def test_one_layer_formats_need_a_layer_and_unknown_architectures_are_refused(tmp_path):
+    dnd = tmp_path / "dnd_fc.csv"
+    dnd.write_text("Neuron ID,label\n0,fish\n")
     with pytest.raises(CommandError, match="layer"):
-        run_import(PUBLISHED / "DnD__resnet50_imagenet_broden_fc.csv", method="dnd", fmt="dnd")
+        run_import(dnd, method="dnd", fmt="dnd")
     path = tmp_path / "x.csv"
     path.write_text("layer,unit,description\nconv1,0,red\n")
     with pytest.raises(CommandError, match="architecture"):
@@ -208,6 +220,11 @@ def test_one_layer_formats_need_a_layer_and_unknown_architectures_are_refused(tm
     assert not Network.objects.exists()
 
 
-def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CommandError, match="file not found"):
-        run_import(tmp_path / "nope.csv", method="milan", fmt="milan")
+@pytest.mark.parametrize("fmt, layer", [("milan", None), ("dnd", "layer1"), ("netdissect", "layer1")])
+def test_missing_or_unreadable_file_is_a_clear_error(tmp_path, fmt, layer):
+    with pytest.raises(CommandError, match="nope.csv: file not found"):
+        run_import(tmp_path / "nope.csv", method="m", fmt=fmt, layer=layer)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00layer,unit\n")
+    with pytest.raises(CommandError, match="binary.csv: not UTF-8 text"):
+        run_import(binary, method="m", fmt=fmt, layer=layer)

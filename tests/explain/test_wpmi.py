@@ -1,4 +1,5 @@
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import open_clip
@@ -142,8 +143,12 @@ def test_clip_similarities_are_cosines_of_image_and_bare_concept_embeddings(tiny
     np.testing.assert_allclose(similarities, expected, atol=1e-5)
 
 
-def test_clip_dissect_method_takes_clip_from_the_foundation_adapters(tiny_clip, monkeypatch):
-    monkeypatch.setattr(explain.foundation, "get_clip", lambda: tiny_clip, raising=False)
+@pytest.mark.parametrize("handle", ["tuple", "adapter"])
+def test_clip_dissect_method_takes_clip_from_the_foundation_adapters(tiny_clip, monkeypatch, handle):
+    model, preprocess, tokenizer = tiny_clip
+    # explain.foundation's ClipEmbedder exposes model, preprocess and tokenizer as attributes
+    given = tiny_clip if handle == "tuple" else SimpleNamespace(model=model, preprocess=preprocess, tokenizer=tokenizer)
+    monkeypatch.setattr(explain.foundation, "get_clip", lambda: given, raising=False)
     probe = blocks_probe(n_images=12)
     cache = ArrayActivationCache("conv2", maps_firing_on(probe, concept=1, n_units=3), probe.image_ids)
     concepts = ["red", "blue", "dots", "stripes", "disc"]
@@ -188,3 +193,26 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
     )
 
     assert [r.text for r in records] == CONCEPT_NAMES
+
+
+def test_clip_dissect_reads_its_concept_set_from_a_file_one_concept_a_line(tiny_clip, monkeypatch, tmp_path):
+    monkeypatch.setattr(explain.foundation, "get_clip", lambda: tiny_clip, raising=False)
+    concept_file = tmp_path / "concepts.txt"
+    concept_file.write_text("zebra\n\n  giraffe \n")
+    probe = blocks_probe(n_images=6)
+    cache = ArrayActivationCache("conv2", maps_firing_on(probe, concept=1, n_units=2), probe.image_ids)
+
+    records = get_method("clip-dissect").explain(
+        MethodInput(None, None, probe, cache, params={"concept_file": str(concept_file)}), units=range(2)
+    )
+
+    assert {r.text for r in records} <= {"zebra", "giraffe"}
+
+
+def test_annotation_variant_refuses_a_probe_without_concepts():
+    probe = blocks_probe(n_images=4)
+    probe.concept_names, probe.concept_categories = [], []
+    cache = ArrayActivationCache("conv2", np.zeros((4, 2, 8, 8), np.float32), probe.image_ids)
+
+    with pytest.raises(ValueError, match="annotated probing set"):
+        get_method("clip-dissect-annotations").explain(MethodInput(None, None, probe, cache), units=[0])
