@@ -192,4 +192,9 @@ CELERY_TASK_ROUTES["explain.run_explain_chunk"] = {"queue": "gpu"}
 CELERY_TASK_ROUTES["explain.prepare_chunked_job"] = {"queue": "gpu"}
 # A chunk a dead worker held goes back to the queue after this many seconds: set it above the
 # longest chunk's run time (a rerun is harmless, only wasted work).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# Workers look for such messages every restore interval times the throttle (kombu: 10 s x 10).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("CELERY_UNACKED_RESTORE_THROTTLE", 10),
+}

@@ -11,6 +11,7 @@ candidates in batches, and the target network sees all new images in batches.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -66,7 +67,8 @@ def dnd_config(params: dict, overrides: dict | None = None) -> DnDConfig:
     names = set(DnDConfig.__dataclass_fields__)
     chosen = {key: value for key, value in params.items() if key in names}
     chosen.update(params.get("dnd", {}))
-    unknown = set(params.get("dnd", {})) - names
+    # "target" hands in the target network's activation function (tests, benchmarks).
+    unknown = (set(params) - names - {"dnd", "target"}) | (set(params.get("dnd", {})) - names)
     if unknown:
         raise ValueError(f"unknown Describe-and-Dissect settings: {', '.join(sorted(unknown))}")
     return DnDConfig(**{**chosen, **(overrides or {})})
@@ -128,17 +130,13 @@ class DescribeAndDissect(ExplanationMethod):
                 unit_work.labels = [(unit_work.candidates[0], None)] if unit_work.candidates else []
         return self.records(work, config)
 
+    @contextlib.contextmanager
     def _timed(self, step):
-        method = self
-
-        class Timer:
-            def __enter__(self):
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc):
-                method.timings[step] = method.timings.get(step, 0.0) + time.perf_counter() - self.start
-
-        return Timer()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - start
 
     # Step 1 ------------------------------------------------------------------------------------------
     def attention_crops(self, inputs: MethodInput, work: list[UnitWork], config: DnDConfig, target) -> None:

@@ -55,7 +55,11 @@ def environment(tmp_path):
     markers.mkdir()
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", NEURONEVAL_VAR_DIR=str(tmp_path),
                DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", CELERY_BROKER_URL=f"redis://127.0.0.1:{port}/0",
-               CELERY_VISIBILITY_TIMEOUT="3", NEURONEVAL_TEST_MARKERS=str(markers), PYTHONPATH=str(ROOT))
+               CELERY_VISIBILITY_TIMEOUT="3",
+               # Look for a dead worker's messages every second instead of every 100 s.
+               CELERY_UNACKED_RESTORE_INTERVAL="1", CELERY_UNACKED_RESTORE_THROTTLE="1",
+               NEURONEVAL_TEST_MARKERS=str(markers), PYTHONPATH=str(ROOT),
+               PYTHONUNBUFFERED="1")
     try:
         wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip()
                  == b"PONG", 10, "redis-server did not start")
@@ -68,7 +72,7 @@ def environment(tmp_path):
 
 def start_worker(env, name, log):
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "gpu", "-P", "solo", "-n", f"{name}@%h",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "gpu", "-P", "solo", "-c", "1", "-n", f"{name}@%h",
          "-I", "tests.explain.distributed_support", "--without-gossip", "--without-mingle", "--without-heartbeat",
          "-l", "info"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

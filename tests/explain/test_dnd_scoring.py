@@ -66,6 +66,8 @@ def test_dnd_settings_come_from_job_params_and_typos_are_named():
     assert dnd_config({"use_step3": True}, overrides={"use_step3": False}).use_step3 is False
     with pytest.raises(ValueError, match="unknown Describe-and-Dissect settings: betta"):
         dnd_config({"dnd": {"betta": 3}})
+    with pytest.raises(ValueError, match="unknown Describe-and-Dissect settings: images_per_concep"):
+        dnd_config({"images_per_concep": 3})
 
 
 def test_units_are_grouped_for_generation_within_the_image_budget():
