@@ -279,7 +279,7 @@ def record_activations(
     """
     from tqdm import tqdm
 
-    from explain.models import Network, ProbeDataset
+    from explain.models import Network
     from explain.networks import NetworkError, load_network
     from explain.probes import get_probe_set
 
@@ -288,10 +288,12 @@ def record_activations(
     if top_k < 1:
         raise ActivationError("top_k must be at least 1")
     if not isinstance(network, Network):
-        network = Network.objects.get(name=network)
-    if not isinstance(dataset, ProbeDataset):
-        dataset = ProbeDataset.objects.get(name=dataset)
+        try:
+            network = Network.objects.get(name=network)
+        except Network.DoesNotExist:
+            raise NetworkError(f"no network named {network!r}") from None
     probe = get_probe_set(dataset)
+    dataset = probe.dataset
     if not probe.image_ids:
         raise ActivationError(f"probing set {dataset.name} has no images")
     n_images = len(probe.image_ids)

@@ -80,7 +80,7 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 @dataclass(frozen=True)
 class DemoTrainingConfig:
     training_images: int = 3000
-    epochs: int = 5
+    epochs: int = 6
     batch_size: int = 64
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
@@ -90,7 +90,9 @@ class DemoTrainingConfig:
     recipe: int = 2
 
     def fingerprint(self, seed: int) -> str:
-        payload = json.dumps({"seed": seed, **asdict(self)}, sort_keys=True)
+        from explain.synthetic import GENERATOR_VERSION
+
+        payload = json.dumps({"seed": seed, "generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:10]
 
 

@@ -186,6 +186,7 @@ def run_explain_job(
     show_progress: bool = True,
     method_params_by_name: dict | None = None,
     batch_size: int = 64,
+    store_maps: bool = True,
 ) -> Job:
     """Record `layers` of `network` over `probe`, keep every unit's top images, run `methods`, store their explanations."""
     from explain import foundation
@@ -193,7 +194,7 @@ def run_explain_job(
     from explain.networks import get_layer, layer_names, load_network
     from explain.probes import get_probe_set
 
-    job = job or create_job(network, probe, layers, methods, top_k, summary)
+    job = job or create_job(network, probe, layers, methods, top_k, summary, method_params=method_params_by_name or {})
     job.status, job.started_at, job.error, job.finished_at = Job.Status.RUNNING, timezone.now(), "", None
     job.save(update_fields=["status", "started_at", "error", "finished_at"])
     try:
@@ -221,6 +222,7 @@ def run_explain_job(
             summary=summary,
             top_k=top_k,
             batch_size=batch_size,
+            store_maps=store_maps,
             show_progress=show_progress,
             progress=lambda done, _total: _set_progress(job, done=done),
             model_and_preprocess=(model, preprocess),

@@ -17,6 +17,7 @@ def run_explain_task(job_id: int) -> int:
         top_k=params.pop("top_k", 10),
         summary=params.pop("summary", "mean"),
         method_params_by_name=params.pop("method_params", None),
+        store_maps=params.pop("store_maps", True),
         job=job,
         show_progress=False,
     )

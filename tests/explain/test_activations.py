@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from explain.activations import StoredActivationCache, get_activation_cache, layer_maps, merge_top_k, record_activations, unit_activations
+from explain.activations import get_activation_cache, layer_maps, merge_top_k, record_activations, unit_activations
 from explain.models import Network
 from explain.networks import load_network
 from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
@@ -143,3 +143,12 @@ def test_writing_into_a_returned_array_never_changes_the_recording(var_dir, prob
     cache.maps()[0, 0] += 100.0
     assert float(cache.summaries()[0, 0]) == original
     assert np.allclose(np.asarray(cache.maps()).mean(axis=(2, 3)), np.asarray(cache.summaries()), atol=1e-5)
+
+
+def test_unknown_network_or_probing_set_is_named_in_the_error(var_dir, probe, random_cnn):
+    from explain.networks import NetworkError
+
+    with pytest.raises(NetworkError, match="no network named 'ghost'"):
+        get_activation_cache("ghost", probe, "conv1")
+    with pytest.raises(LookupError, match="no probing dataset named 'nothing'"):
+        get_activation_cache(random_cnn, "nothing", "conv1")

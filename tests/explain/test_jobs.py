@@ -23,7 +23,11 @@ class MostPresentConceptAmongTopImages(ExplanationMethod):
         for unit in units:
             counts = presence[top[unit]].sum(axis=0)
             best = int(np.argmax(counts))
-            records.append(ExplanationRecord(unit=unit, text=inputs.probe.concept_names[best], score=counts[best] / 5, score_name="share"))
+            records.append(
+                ExplanationRecord(
+                    unit=unit, text=inputs.probe.concept_names[best], score=counts[best] / 5, score_name="share", details={"params": inputs.params}
+                )
+            )
         return records
 
 
@@ -145,3 +149,33 @@ def test_celery_task_runs_a_queued_job_record(setup_assets, test_methods):
     run_explain_task.delay(job.pk)  # eager without a broker
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and Explanation.objects.filter(job=job).count() == 64
+
+
+def test_queue_without_a_broker_is_refused_with_a_hint(setup_assets, settings):
+    settings.CELERY_BROKER_URL = ""
+    with pytest.raises(CommandError, match="--queue needs CELERY_BROKER_URL"):
+        call_command("explain", network="random-cnn", probe="tiny", layers=["conv4"], methods=["netdissect"], queue=True, verbosity=0)
+    assert not Job.objects.exists()
+
+
+def test_method_params_from_the_command_line_reach_the_method(setup_assets, test_methods):
+    call_command(
+        "explain", "--network", "random-cnn", "--probe", "tiny", "--layers", "conv4", "--methods", "test-top-concept,test-reversed-control",
+        "--param", "test-reversed-control.source=test-top-concept", "--param", "test-top-concept.note=3", verbosity=0,
+    )
+    job = Job.objects.get()
+    assert job.params["method_params"] == {"test-reversed-control": {"source": "test-top-concept"}, "test-top-concept": {"note": 3}}
+    assert Explanation.objects.filter(method__name="test-top-concept").first().details == {"params": {"note": 3}}
+    assert Explanation.objects.filter(method__name="test-reversed-control").count() == 64
+
+
+def test_no_maps_keeps_only_the_top_images_maps(setup_assets, test_methods, settings):
+    from explain.activations import StoredActivationCache, recording_directory
+    from explain.models import ProbeDataset
+
+    call_command("explain", "--network", "random-cnn", "--probe", "tiny", "--layers", "conv4", "--methods", "test-top-concept", "--no-maps", verbosity=0)
+    assert TopImage.objects.filter(activation_map__isnull=False).count() == 64 * 10
+    directory = recording_directory(Network.objects.get(name="random-cnn"), ProbeDataset.objects.get(name="tiny"), "conv4", "mean")
+    assert (directory / "summaries.npy").exists() and not (directory / "maps.npy").exists()
+    with pytest.raises(ValueError, match="full activation maps were not stored"):
+        StoredActivationCache(directory).maps()

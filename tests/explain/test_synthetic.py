@@ -69,3 +69,13 @@ def test_lost_files_are_restored_identically_and_other_seed_is_refused():
     assert default_storage.open(image.image.name).read() == original
     with pytest.raises(ValueError, match="never regenerated differently"):
         ensure_synthetic_probe("tiny", seed=2, config=TINY)
+
+
+def test_every_concept_covers_a_small_share_of_all_pixels_so_dissection_iou_can_pass_its_threshold():
+    # Network Dissection keeps a unit's top 0.5% activations, so its IoU with a concept is at most
+    # 0.005 / (the concept's share of all pixels); 0.04 must stay reachable with room to spare.
+    coverage = dict.fromkeys(CONCEPT_NAMES, 0.0)
+    for index in range(100):
+        for name, mask in generate_image(0, index).masks.items():
+            coverage[name] += mask.mean() / 100
+    assert all(0.0 < share < 0.07 for share in coverage.values()), coverage

@@ -44,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--top-k", type=int, default=10)
         parser.add_argument("--summary", choices=["mean", "max"], default="mean")
         parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument(
+            "--no-maps",
+            action="store_true",
+            help="Do not keep every image's full activation maps on disk (huge for early layers); methods that need them "
+            "(netdissect) then fail with a clear error. Top images' maps are always kept.",
+        )
         parser.add_argument("--param", action="append", default=[], help="METHOD.NAME=VALUE, repeatable.")
         parser.add_argument(
             "--queue", action="store_true", help="Send the job to a Celery worker (needs CELERY_BROKER_URL) instead of running it here."
@@ -60,7 +66,7 @@ class Command(BaseCommand):
 
             job = create_job(
                 options["network"], options["probe"], options["layers"], options["methods"], options["top_k"], options["summary"],
-                method_params=params,
+                method_params=params, store_maps=not options["no_maps"],
             )
             result = run_explain_task.delay(job.pk)
             job.celery_task_id = result.id or ""
@@ -76,6 +82,7 @@ class Command(BaseCommand):
                 top_k=options["top_k"],
                 summary=options["summary"],
                 batch_size=options["batch_size"],
+                store_maps=not options["no_maps"],
                 method_params_by_name=params,
                 show_progress=options["verbosity"] > 0,
             )
