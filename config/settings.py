@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "evaluation",
     "mturk",
     "analysis",
+    "scoring",
 ]
 
 MIDDLEWARE = [

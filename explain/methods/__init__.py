@@ -9,12 +9,16 @@ from .base import ExplanationMethod
 
 _MODULES = {
     # method name -> module under explain.methods (filled in as methods land)
-    "dnd": "dnd",
-    "dnd-without-step3": "dnd",
     "netdissect": "netdissect",
     "clip-dissect": "clip_dissect",
     "clip-dissect-annotations": "clip_dissect",
     "shuffled-control": "shuffled_control",
+    "gpt-caption-activation": "tellme",
+    "gpt-weight-label": "tellme",
+    "gpt-weight-clip": "tellme",
+    "occlusion-vocabulary": "occlusion_vocabulary",
+    "dnd": "dnd",
+    "dnd-without-step3": "dnd",
 }
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
 

@@ -1,0 +1,178 @@
+"""Prompts of the LLM explainers and the simulator, in the format of Bills et al. (2023)
+as "TeLLMe what you see" (Guertler et al.) carries it over to vision models.
+
+The format, pinned by tests:
+  * one pair a line, ``description<tab>activation`` (a caption or a class name, then the
+    value scaled to an integer 0-10);
+  * a unit's list of pairs sits between a ``<start>`` and an ``<end>`` line;
+  * the simulator sees the held-out descriptions with ``unk`` in place of the activation;
+  * explanations are completions of "the main thing this neuron does is find".
+
+Pure functions only: no Django, no network.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+EXPLANATION_PREFIX = "the main thing this neuron does is find"
+UNKNOWN_ACTIVATION = "unk"
+START_MARK = "<start>"
+END_MARK = "<end>"
+MAX_SCALED_ACTIVATION = 10
+
+# What the pairs stand for, per explainer input: (what the description is, what the number is).
+PAIR_KINDS = {
+    "caption": ("a description of an image", "the activation of the neuron on that image"),
+    "class": ("the name of an output class", "the weight from the neuron to that class"),
+    "unit": ("the label of a unit of the next layer", "the weight from the neuron to that unit"),
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One description with its (unscaled) value: a caption and an activation, or a class and a weight."""
+
+    description: str
+    value: float
+
+
+@dataclass(frozen=True)
+class FewShotUnit:
+    """A unit shown as a worked example: its explanation and the pairs that go with it."""
+
+    explanation: str
+    pairs: Sequence[Pair]
+    max_value: float | None = None  # scale reference; the largest pair value when None
+
+
+def clean_description(text: str) -> str:
+    """One line, no tabs: the format is line- and tab-delimited."""
+    return re.sub(r"\s+", " ", str(text)).strip()
+
+
+def scale_to_0_10(value: float, max_value: float) -> int:
+    """Bills et al.'s normalisation: floor(10 * value / max), negatives to 0, the max to 10."""
+    if not max_value or max_value <= 0 or not math.isfinite(value) or value <= 0:
+        return 0
+    return int(min(MAX_SCALED_ACTIVATION, math.floor(MAX_SCALED_ACTIVATION * value / max_value)))
+
+
+def strip_explanation_prefix(text: str) -> str:
+    """The explanation proper, without the prompt's prefix and the final full stop."""
+    text = text.strip()
+    if text.lower().startswith(EXPLANATION_PREFIX):
+        text = text[len(EXPLANATION_PREFIX):]
+    text = text.strip().splitlines()[0].strip() if text.strip() else ""
+    return text[:-1].rstrip() if text.endswith(".") else text
+
+
+def format_pairs(pairs: Sequence[Pair], max_value: float | None = None) -> str:
+    """``<start>`` / ``description<tab>scaled value`` lines / ``<end>``, in the order given."""
+    if max_value is None:
+        max_value = max((p.value for p in pairs), default=0.0)
+    lines = [f"{clean_description(p.description)}\t{scale_to_0_10(p.value, max_value)}" for p in pairs]
+    return "\n".join([START_MARK, *lines, END_MARK])
+
+
+def format_unknown_pairs(descriptions: Sequence[str]) -> str:
+    """The simulator's question: the same block with ``unk`` for every value."""
+    lines = [f"{clean_description(d)}\t{UNKNOWN_ACTIVATION}" for d in descriptions]
+    return "\n".join([START_MARK, *lines, END_MARK])
+
+
+def explanation_system_prompt(kind: str = "caption") -> str:
+    description, number = PAIR_KINDS[kind]
+    return (
+        "We are studying neurons in a vision neural network. Each neuron looks for some particular "
+        "thing in an image. Look at the pairs below and summarise in a single short phrase what the "
+        "neuron is looking for. Do not list every example.\n\n"
+        f"The format is description<tab>activation, one pair a line: the description is {description} "
+        f"and the activation is {number}, scaled to an integer from 0 to 10. A non-zero value means "
+        "the neuron found what it looks for; the higher the value, the stronger the match."
+    )
+
+
+def simulation_system_prompt(kind: str = "caption") -> str:
+    description, number = PAIR_KINDS[kind]
+    return (
+        "We are studying neurons in a vision neural network. Each neuron looks for some particular "
+        "thing in an image. Read the explanation of what a neuron does and predict its activation "
+        "for each description.\n\n"
+        f"The format is description<tab>activation, one pair a line: the description is {description} "
+        f"and the activation is {number}, an integer from 0 to 10. \"{UNKNOWN_ACTIVATION}\" marks an "
+        "activation you have to predict."
+    )
+
+
+SIMULATION_INSTRUCTION = (
+    "Repeat every line between <start> and <end> in the same order, replacing "
+    f"{UNKNOWN_ACTIVATION} with your predicted activation (an integer from 0 to 10)."
+)
+
+
+def _explanation_request(index: int, pairs: Sequence[Pair], max_value: float | None) -> str:
+    return (
+        f"\n\nNeuron {index}\nActivations:\n{format_pairs(pairs, max_value)}\n"
+        f"Explanation of neuron {index} behavior: {EXPLANATION_PREFIX}"
+    )
+
+
+def build_explanation_messages(
+    target_pairs: Sequence[Pair],
+    examples: Sequence[FewShotUnit],
+    kind: str = "caption",
+    target_max_value: float | None = None,
+) -> list[dict]:
+    """Chat messages asking for the explanation of the target unit.
+
+    Pairs are shown in the order given (the explainers pass them weakest first); each few-shot
+    example is a user turn with its pairs and the assistant's completion of the prefix.
+    """
+    messages = [{"role": "system", "content": explanation_system_prompt(kind)}]
+    for number, example in enumerate(examples, start=1):
+        messages.append({"role": "user", "content": _explanation_request(number, example.pairs, example.max_value)})
+        messages.append({"role": "assistant", "content": f" {strip_explanation_prefix(example.explanation)}."})
+    messages.append(
+        {"role": "user", "content": _explanation_request(len(examples) + 1, target_pairs, target_max_value)}
+    )
+    return messages
+
+
+def _simulation_request(index: int, explanation: str) -> str:
+    return (
+        f"\n\nNeuron {index}\nExplanation of neuron {index} behavior: "
+        f"{EXPLANATION_PREFIX} {strip_explanation_prefix(explanation)}"
+    )
+
+
+def build_simulation_messages(
+    explanation: str,
+    descriptions: Sequence[str],
+    examples: Sequence[FewShotUnit],
+    kind: str = "caption",
+) -> list[dict]:
+    """Chat messages asking the simulator to fill in the activations of `descriptions`.
+
+    Few-shot examples show an explanation (user) and its true scaled pairs (assistant); the target
+    turn carries the explanation under test and the descriptions with ``unk``.
+    """
+    messages = [{"role": "system", "content": simulation_system_prompt(kind)}]
+    for number, example in enumerate(examples, start=1):
+        messages.append({"role": "user", "content": _simulation_request(number, example.explanation)})
+        messages.append(
+            {"role": "assistant", "content": f"\nActivations:\n{format_pairs(example.pairs, example.max_value)}\n"}
+        )
+    target = len(examples) + 1
+    messages.append(
+        {
+            "role": "user",
+            "content": (
+                f"{_simulation_request(target, explanation)}\nActivations:\n"
+                f"{format_unknown_pairs(descriptions)}\n{SIMULATION_INSTRUCTION}"
+            ),
+        }
+    )
+    return messages
