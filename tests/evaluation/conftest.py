@@ -30,14 +30,14 @@ def tiny_png(index: int, size: int = 48) -> bytes:
     return buffer.getvalue()
 
 
-def build_explained_network(layers=("layer1", "layer2"), units_per_layer=6, images=12, top_k=10, texts=None):
+def build_explained_network(layers=("layer1", "layer2"), units_per_layer=6, images=12, top_k=10, texts=None, image_size=48):
     """Network, probe images, top images and one rank-1 explanation per method for every unit."""
     network = Network.objects.create(name="tiny-cnn", architecture="demo-cnn")
     dataset = ProbeDataset.objects.create(name="tiny-probe", kind=ProbeDataset.Kind.SYNTHETIC, seed=0)
     probe_images = []
     for index in range(images):
         probe_image = ProbeImage(dataset=dataset, index=index)
-        probe_image.image.save(f"tiny-{index}.png", ContentFile(tiny_png(index)), save=False)
+        probe_image.image.save(f"tiny-{index}.png", ContentFile(tiny_png(index, image_size)), save=False)
         probe_image.save()
         probe_images.append(probe_image)
     methods = [Method.objects.create(name=name, display_name=name.title()) for name in METHOD_NAMES]
