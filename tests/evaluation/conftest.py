@@ -43,16 +43,19 @@ def build_explained_network(layers=("layer1", "layer2"), units_per_layer=6, imag
     methods = [Method.objects.create(name=name, display_name=name.title()) for name in METHOD_NAMES]
     for order, layer_name in enumerate(layers):
         layer = Layer.objects.create(network=network, name=layer_name, order=order, unit_count=units_per_layer)
-        for unit in range(units_per_layer):
-            neuron = Neuron.objects.create(layer=layer, unit=unit)
-            for rank in range(top_k):
-                TopImage.objects.create(
-                    neuron=neuron, dataset=dataset, image=probe_images[(unit + rank) % images], rank=rank,
-                    activation=float(top_k - rank),
-                )
-            for method in methods:
-                text = (texts or {}).get(method.name, f"{method.name} says {layer_name} unit {unit}")
-                Explanation.objects.create(method=method, neuron=neuron, rank=1, text=text)
+        neurons = Neuron.objects.bulk_create(Neuron(layer=layer, unit=unit) for unit in range(units_per_layer))
+        TopImage.objects.bulk_create(
+            TopImage(neuron=neuron, dataset=dataset, image=probe_images[(neuron.unit + rank) % images], rank=rank,
+                     activation=float(top_k - rank))
+            for neuron in neurons
+            for rank in range(top_k)
+        )
+        Explanation.objects.bulk_create(
+            Explanation(method=method, neuron=neuron, rank=1,
+                        text=(texts or {}).get(method.name, f"{method.name} says {layer_name} unit {neuron.unit}"))
+            for neuron in neurons
+            for method in methods
+        )
     return network
 
 
