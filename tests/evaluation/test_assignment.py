@@ -130,3 +130,10 @@ def test_task_context_counts_progress(two_neuron_study):
     context = task_context(claim_next_assignment(rater))
     assert context["progress"] == {"done": 1, "total": 2, "current": 2}
     assert len(context["images"]) == 10 and len(context["descriptions"]) == 3
+
+
+@pytest.mark.django_db
+def test_reservation_lasts_the_configured_timeout(two_neuron_study, settings):
+    settings.RESERVATION_TIMEOUT_SECONDS = 90
+    assignment = claim_next_assignment(invite_raters(two_neuron_study, 1)[0])
+    assert (assignment.expires_at - assignment.reserved_at).total_seconds() == 90

@@ -114,3 +114,20 @@ def test_submission_without_csrf_token_is_rejected(rater):
     assert browser.post(task_url(rater), data).status_code == 403
     data["csrfmiddlewaretoken"] = task["csrf"]
     assert browser.post(task_url(rater), data).status_code == 302
+
+
+@pytest.mark.django_db
+def test_rater_resumes_with_the_same_link_in_a_new_browser(rater):
+    from .helpers import answer
+
+    first_visit = Client()
+    task = read_task(first_visit.get(task_url(rater)).content.decode())
+    assert first_visit.post(task_url(rater), answer(task)).status_code == 302
+    second_task = read_task(first_visit.get(task_url(rater)).content.decode())
+
+    later = Client()  # no cookies: only the link is shared
+    home = later.get(reverse("evaluation:rater_home", args=[rater.token])).content.decode()
+    assert "You have rated 1 of 6." in home and "Continue" in home
+    page = later.get(task_url(rater)).content.decode()
+    assert "2 of 6" in page
+    assert read_task(page)["slots"] == second_task["slots"]  # the reserved task, in the same order
