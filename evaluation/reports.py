@@ -37,6 +37,7 @@ def study_progress(study: Study) -> dict:
         "layers": rows,
         "responses": total.count(),
         "valid": total.filter(is_valid=True).count(),
+        "neurons": study.study_neurons.count(),
         "target": study.study_neurons.count() * k,
         "raters": study.raters.count(),
         "reserved": Assignment.objects.filter(

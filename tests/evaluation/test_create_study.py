@@ -103,3 +103,16 @@ def test_invite_raters_command_prints_working_links(client, small_study):
     assert client.get(links[0].replace("http://127.0.0.1:8000", "")).status_code == 200
     with pytest.raises(CommandError, match="no study named 'nope'"):
         call_command("invite_raters", "--study", "nope", "--count", "1")
+
+
+@pytest.mark.django_db
+def test_create_study_command_takes_a_rank_per_method(explained_network):
+    for neuron in Neuron.objects.all():
+        Explanation.objects.create(method=Method.objects.get(name="shuffled-control"), neuron=neuron, rank=2, text="runner-up")
+    call_command(
+        "create_study", "ranks", "--network", "tiny-cnn", "--methods", ",".join(METHOD_NAMES), "--per-layer", "1",
+        "--rank", "shuffled-control=2", stdout=StringIO(),
+    )
+    ranks = dict(Study.objects.get(name="ranks").study_methods.values_list("method__name", "explanation_rank"))
+    assert ranks == {"netdissect": 1, "clip-dissect-annotations": 1, "shuffled-control": 2}
+    assert set(StudyItem.objects.filter(method__name="shuffled-control").values_list("text", flat=True)) == {"runner-up"}

@@ -7,6 +7,17 @@ def comma_list(value):
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def explanation_rank(value):
+    """'2' for every method, or 'netdissect=2,milan=1' per method."""
+    if "=" not in value:
+        return int(value)
+    ranks = {}
+    for part in comma_list(value):
+        method, _, rank = part.partition("=")
+        ranks[method.strip()] = int(rank)
+    return ranks
+
+
 class Command(BaseCommand):
     help = "Create a rating study: random neurons per layer, their top images and one description per method, frozen."
 
@@ -19,7 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--raters", type=int, default=3, help="Raters per neuron (K).")
         parser.add_argument("--images", type=int, default=10, help="Images per task.")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--rank", type=int, default=1, help="Which ranked explanation of each method is shown.")
+        parser.add_argument(
+            "--rank", type=explanation_rank, default=1,
+            help="Which ranked explanation is shown: one number for every method, or method=rank,... (default 1).",
+        )
         parser.add_argument("--probe", default=None, help="Probing set whose top images are shown (default: first recorded).")
         parser.add_argument("--no-best", action="store_true", help="Do not ask which description is best.")
         parser.add_argument("--title", default="")
