@@ -137,3 +137,17 @@ def test_reservation_lasts_the_configured_timeout(two_neuron_study, settings):
     settings.RESERVATION_TIMEOUT_SECONDS = 90
     assignment = claim_next_assignment(invite_raters(two_neuron_study, 1)[0])
     assert (assignment.expires_at - assignment.reserved_at).total_seconds() == 90
+
+
+@pytest.mark.django_db
+def test_database_refuses_a_second_response_of_a_rater_for_a_neuron(two_neuron_study):
+    from django.db import IntegrityError, transaction
+
+    rater = invite_raters(two_neuron_study, 1)[0]
+    assignment = claim_next_assignment(rater)
+    stored = submit_response(assignment, full_answer(assignment))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Response.objects.create(
+            study=two_neuron_study, rater=rater, study_neuron=stored.study_neuron, is_valid=True, submitted_at=timezone.now()
+        )
+    assert Response.objects.count() == 1
