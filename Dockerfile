@@ -11,8 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1
 
 WORKDIR /app
+# A web-only or CPU image can take torch's CPU wheels (same version, far smaller):
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu .
+ARG TORCH_INDEX=""
 COPY requirements.txt .
-RUN pip install --upgrade pip && pip install -r requirements.txt
+RUN pip install --upgrade pip && pip install -r requirements.txt ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}
 
 COPY . .
 # The build-time key only signs nothing: collectstatic needs settings to load.

@@ -12,6 +12,7 @@ from evaluation.services import StudyError, create_study, invite_raters, rater_l
 DEMO_STUDY = "demo"
 DEMO_METHODS = ["netdissect", "clip-dissect-annotations", "shuffled-control"]
 RESEARCHER = "researcher"
+MIN_DEMO_NEURONS = 40
 
 
 class Command(BaseCommand):
@@ -83,6 +84,10 @@ class Command(BaseCommand):
             raise CommandError(f"could not create the demo study: {error}") from None
         for selection in study.layer_selections:
             self.stdout.write(f"  {selection.layer}: {selection.selected} of {selection.eligible} eligible neurons")
+        if study.study_neurons.count() < MIN_DEMO_NEURONS:
+            self.stderr.write(
+                self.style.WARNING(f"Only {study.study_neurons.count()} neurons qualified (the demo aims at {MIN_DEMO_NEURONS}).")
+            )
         return study
 
     @staticmethod
