@@ -13,7 +13,8 @@ from .conftest import METHOD_NAMES
 
 
 @pytest.mark.django_db
-def test_demo_reuses_an_existing_study_and_prints_links_and_login(explained_network):
+def test_demo_reuses_an_existing_study_and_prints_links_and_login(explained_network, settings, tmp_path):
+    settings.VAR_DIR = tmp_path  # where the demo keeps the researcher password
     create_study("demo", network=explained_network, methods=METHOD_NAMES, per_layer=3)
     first, second = StringIO(), StringIO()
     call_command("demo", "--no-serve", stdout=first)
@@ -24,3 +25,4 @@ def test_demo_reuses_an_existing_study_and_prints_links_and_login(explained_netw
     password = re.search(r"login 'researcher', password '([^']+)'", first.getvalue()).group(1)
     assert password in second.getvalue()
     assert authenticate(username="researcher", password=password) is not None
+    assert (tmp_path / "demo-researcher-password.txt").read_text().strip() == password
