@@ -16,9 +16,5 @@ urlpatterns = [
 if settings.MEDIA_STORAGE == "local":
     from django.views.static import serve
 
-    def serve_media(request, path):
-        # MEDIA_ROOT is read per request, not frozen at import (tests give each test its own).
-        return serve(request, path, document_root=settings.MEDIA_ROOT)
-
     # The embedded default serves probing images itself; with S3 they come from the bucket.
-    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_media)]
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
