@@ -1,0 +1,181 @@
+"""Creating a study: random neurons per layer, and what raters will see, frozen."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from django.db import transaction
+
+from explain.models import Explanation, Method, Network, Neuron, TopImage
+
+from .errors import StudyError
+from .models import Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
+
+MIN_METHODS = 2
+MAX_METHODS = 8
+
+
+@dataclass(frozen=True)
+class LayerSelection:
+    layer: str
+    eligible: int
+    selected: int
+
+
+def create_study(
+    name: str,
+    network: Network | str,
+    methods: Sequence[Method | str],
+    layers: Sequence[str] | None = None,
+    per_layer: int = 200,
+    raters_per_neuron: int = 3,
+    images_per_task: int = 10,
+    seed: int = 0,
+    explanation_rank: int | Mapping[str, int] = 1,
+    ask_best: bool = True,
+    title: str = "",
+    instructions: str = "",
+    probe: str | None = None,
+    summary: str = TopImage.Summary.MEAN,
+    status: str = Study.Status.OPEN,
+) -> Study:
+    """Pick neurons at random per layer and freeze what raters will be shown.
+
+    Eligible neurons have an explanation of the chosen rank from every chosen
+    method and top images. Texts and images are copied into StudyItem and
+    StudyImage rows, so later re-imports never change this study.
+    """
+    network = _resolve_network(network)
+    method_objs = _resolve_methods(methods)
+    ranks = _ranks_per_method(method_objs, explanation_rank)
+    layer_objs = _resolve_layers(network, layers)
+    if Study.objects.filter(name=name).exists():
+        raise StudyError(f"a study named '{name}' already exists")
+    if per_layer < 1:
+        raise StudyError("--per-layer must be at least 1")
+    if raters_per_neuron < 1:
+        raise StudyError("raters per neuron must be at least 1")
+    if images_per_task < 1:
+        raise StudyError("images per task must be at least 1")
+
+    chosen: list[Neuron] = []
+    selections = []
+    for layer in layer_objs:
+        eligible = _eligible_neurons(layer, method_objs, ranks, probe, summary)
+        if not eligible:
+            raise StudyError(
+                f"layer '{layer.name}' has no neuron with top images and an explanation of the chosen rank "
+                f"from every method ({', '.join(m.name for m in method_objs)})"
+            )
+        # Seeded per layer, so adding a layer never changes another layer's sample.
+        rng = random.Random(f"{seed}:{network.name}:{layer.name}")
+        picked = rng.sample(eligible, min(per_layer, len(eligible)))
+        chosen.extend(picked)
+        selections.append(LayerSelection(layer.name, len(eligible), len(picked)))
+
+    # Interleave layers in the order tasks are handed out.
+    random.Random(f"{seed}:{network.name}:order").shuffle(chosen)
+
+    with transaction.atomic():
+        study = Study.objects.create(
+            name=name,
+            title=title or name,
+            instructions=instructions,
+            network=network,
+            raters_per_neuron=raters_per_neuron,
+            images_per_task=images_per_task,
+            ask_best=ask_best,
+            seed=seed,
+            status=status,
+        )
+        for order, method in enumerate(method_objs):
+            StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])
+        for order, neuron in enumerate(chosen):
+            study_neuron = StudyNeuron.objects.create(study=study, neuron=neuron, order=order)
+            _freeze_images(study_neuron, probe, summary, images_per_task)
+            _freeze_items(study_neuron, method_objs, ranks)
+    study.layer_selections = selections
+    return study
+
+
+def _resolve_network(network):
+    if isinstance(network, Network):
+        return network
+    try:
+        return Network.objects.get(name=network)
+    except Network.DoesNotExist:
+        known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
+        raise StudyError(f"unknown network '{network}' (known: {known})") from None
+
+
+def _resolve_methods(methods):
+    names = [m.name if isinstance(m, Method) else str(m).strip() for m in methods]
+    names = [n for n in names if n]
+    if len(set(names)) != len(names):
+        raise StudyError(f"a method is listed twice: {', '.join(names)}")
+    if not MIN_METHODS <= len(names) <= MAX_METHODS:
+        raise StudyError(f"a study compares {MIN_METHODS} to {MAX_METHODS} methods, got {len(names)}")
+    found = {m.name: m for m in Method.objects.filter(name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise StudyError(f"unknown method(s): {', '.join(missing)}")
+    return [found[n] for n in names]
+
+
+def _ranks_per_method(methods, explanation_rank):
+    if isinstance(explanation_rank, Mapping):
+        unknown = set(explanation_rank) - {m.name for m in methods}
+        if unknown:
+            raise StudyError(f"explanation rank given for a method not in the study: {', '.join(sorted(unknown))}")
+        return {m.name: int(explanation_rank.get(m.name, 1)) for m in methods}
+    return {m.name: int(explanation_rank) for m in methods}
+
+
+def _resolve_layers(network, layers):
+    all_layers = list(network.layers.all())
+    if not layers:
+        if not all_layers:
+            raise StudyError(f"network '{network.name}' has no layers")
+        return all_layers
+    by_name = {layer.name: layer for layer in all_layers}
+    missing = [name for name in layers if name not in by_name]
+    if missing:
+        raise StudyError(
+            f"network '{network.name}' has no layer(s) {', '.join(missing)} (it has: {', '.join(by_name) or 'none'})"
+        )
+    return [by_name[name] for name in layers]
+
+
+def _top_images_query(probe, summary):
+    query = TopImage.objects.filter(summary=summary)
+    if probe:
+        query = query.filter(dataset__name=probe)
+    return query
+
+
+def _eligible_neurons(layer, methods, ranks, probe, summary):
+    neurons = Neuron.objects.filter(layer=layer)
+    for method in methods:
+        neurons = neurons.filter(
+            pk__in=Explanation.objects.filter(method=method, rank=ranks[method.name]).values("neuron")
+        )
+    neurons = neurons.filter(pk__in=_top_images_query(probe, summary).values("neuron"))
+    return list(neurons.order_by("unit"))
+
+
+def _freeze_images(study_neuron, probe, summary, images_per_task):
+    top = _top_images_query(probe, summary).filter(neuron=study_neuron.neuron)
+    # One probing set per neuron: the first one recorded, unless the study names one.
+    first_dataset = top.order_by("dataset_id").values_list("dataset_id", flat=True).first()
+    top = top.filter(dataset_id=first_dataset).order_by("rank")[:images_per_task]
+    StudyImage.objects.bulk_create(
+        StudyImage(study_neuron=study_neuron, position=position, image_id=t.image_id, activation=t.activation)
+        for position, t in enumerate(top)
+    )
+
+
+def _freeze_items(study_neuron, methods, ranks):
+    for method in methods:
+        explanation = Explanation.objects.get(method=method, neuron=study_neuron.neuron, rank=ranks[method.name])
+        StudyItem.objects.create(study_neuron=study_neuron, method=method, explanation=explanation, text=explanation.text)
