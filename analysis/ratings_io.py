@@ -398,21 +398,31 @@ def _resolve_items(study: Study, frame: pd.DataFrame, create: bool, problems: _P
     return {name: (key[0], item_ids[key]) for name, key in result.items()}
 
 
+def _rater_names(study: Study) -> dict:
+    """Rater name as analysis.frames writes it (external id, else rater-<pk>) -> Rater pk."""
+    return {
+        external_id or f"rater-{pk}": pk
+        for pk, external_id in Rater.objects.filter(study=study).order_by("pk").values_list("pk", "external_id")
+    }
+
+
 def _resolve_raters(study: Study, frame: pd.DataFrame, created: dict) -> dict:
-    """Rater id in the file -> Rater pk (imported raters of this study, made on first sight)."""
-    existing = dict(Rater.objects.filter(study=study, kind=Rater.Kind.IMPORTED).values_list("external_id", "pk"))
+    """Rater name in the file -> Rater pk: the study's rater of that name, else a new imported rater."""
+    existing = _rater_names(study)
     names = [name for name in frame["rater"].drop_duplicates() if name not in existing]
     Rater.objects.bulk_create(
         [Rater(study=study, kind=Rater.Kind.IMPORTED, external_id=name, token=secrets.token_urlsafe(24)) for name in names],
         batch_size=_BATCH,
     )
     created["raters"] = len(names)
-    return dict(Rater.objects.filter(study=study, kind=Rater.Kind.IMPORTED).values_list("external_id", "pk"))
+    return _rater_names(study)
 
 
 def _check_not_already_stored(study: Study, frame: pd.DataFrame, items: dict, raters: dict, problems: _Problems):
     heads = frame.drop_duplicates("response_id")
-    stored_ids = set(Response.objects.filter(study=study).exclude(external_id="").values_list("external_id", flat=True))
+    stored_ids = {
+        external_id or str(pk) for pk, external_id in Response.objects.filter(study=study).values_list("pk", "external_id")
+    }
     for row, response_id in zip(heads["row"], heads["response_id"]):
         if response_id in stored_ids:
             problems.add(row, f"response {response_id!r} is already stored in study {study.name!r}")
