@@ -41,7 +41,8 @@ def _grouped_point_ranges(table: pd.DataFrame, value: str, low: str, high: str, 
             lows.append(rows[low].iloc[0] * scale if pd.notna(rows[low].iloc[0]) else np.nan)
             highs.append(rows[high].iloc[0] * scale if pd.notna(rows[high].iloc[0]) else np.nan)
         ys, lows, highs = np.array(ys), np.array(lows), np.array(highs)
-        errors = np.vstack([np.nan_to_num(ys - lows), np.nan_to_num(highs - ys)]) if len(ys) else None
+        # A percentile bootstrap interval of a tiny sample need not contain the mean: draw what lies beyond it.
+        errors = np.clip(np.vstack([np.nan_to_num(ys - lows), np.nan_to_num(highs - ys)]), 0, None) if len(ys) else None
         axes.errorbar(xs, ys, yerr=errors, fmt="o", capsize=3, label=str(method))
     axes.set_xticks(range(len(scopes)), ["all layers" if s is None else str(s) for s in scopes])
     axes.set_ylabel(ylabel)

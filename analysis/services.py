@@ -49,7 +49,7 @@ def comparison_for_frame(
         means = stats.mixed_model_means(used, by_layer=by_layer)
         key = table["layer"].astype(str) + "\x00" + table["method"]
         means_key = means["layer"].astype(str) + "\x00" + means["method"]
-        for column in ("mm_mean", "mm_ci_low", "mm_ci_high"):
+        for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
             table[column] = key.map(dict(zip(means_key, means[column])))
     return table
 

@@ -6,6 +6,7 @@ invalid_reason (see analysis.frames).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -292,7 +293,10 @@ def mixed_model_means(used: pd.DataFrame, by_layer: bool = False, level: float =
             re_formula="0",
             vc_formula={"neuron": "0 + C(neuron)", "rater": "0 + C(rater)"},
         )
-        result = model.fit(reml=True)
+        with warnings.catch_warnings():
+            # Non-convergence is reported in the mm_converged column instead.
+            warnings.simplefilter("ignore")
+            result = model.fit(reml=True)
         intervals = result.conf_int(alpha=1 - level)
         out = []
         for method in method_order(rows):
@@ -304,6 +308,7 @@ def mixed_model_means(used: pd.DataFrame, by_layer: bool = False, level: float =
                     "mm_mean": float(result.fe_params[term]),
                     "mm_ci_low": float(intervals.loc[term, 0]),
                     "mm_ci_high": float(intervals.loc[term, 1]),
+                    "mm_converged": bool(result.converged),
                 }
             )
         return out
