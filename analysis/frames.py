@@ -87,6 +87,9 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     frame = frame.sort_values(["submitted_at", "pk", "position", "item_id"], kind="stable")
     frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    # Few distinct values over up to millions of rows: categories keep memory and grouping cheap.
+    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason"):
+        frame[column] = frame[column].astype("category")
     frame.attrs = {
         "study": study.name,
         "network": study.network.name,

@@ -22,7 +22,7 @@ DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
 # Rows of weights drawn at once in the cluster bootstrap: bounds memory at
 # about chunk x clusters x 8 bytes whatever the study size.
-_BOOTSTRAP_CELLS_PER_CHUNK = 8_000_000
+_BOOTSTRAP_CELLS_PER_CHUNK = 2_000_000
 
 
 # ---------------------------------------------------------------- selection
@@ -99,6 +99,47 @@ def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float,
     return (float(low), float(high))
 
 
+def resampled_cluster_sums(cluster_sums, cluster_strata, n_strata: int, n_resamples: int = DEFAULT_RESAMPLES,
+                           seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Column totals over clusters drawn with replacement within each stratum.
+
+    cluster_sums: (clusters, k) per-cluster totals (e.g. sum of ratings and
+    number of ratings per method); cluster_strata: stratum code per cluster
+    (the layer: studies sample neurons per layer). Returns (n_strata,
+    n_resamples, k); a stratum's resample draws as many clusters as it has.
+    Weights are drawn in chunks, so memory stays bounded for any study size.
+    """
+    cluster_sums = np.asarray(cluster_sums, dtype=float)
+    strata = np.asarray(cluster_strata, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    totals = np.zeros((n_strata, n_resamples, cluster_sums.shape[1]))
+    for stratum in range(n_strata):
+        block = cluster_sums[strata == stratum]
+        n = len(block)
+        if n == 0:
+            continue
+        chunk = max(1, min(n_resamples, _BOOTSTRAP_CELLS_PER_CHUNK // n))
+        for start in range(0, n_resamples, chunk):
+            size = min(chunk, n_resamples - start)
+            draws = rng.integers(0, n, size=(size, n))
+            draws += (np.arange(size) * n)[:, None]
+            weights = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(float)
+            totals[stratum, start : start + size] = weights @ block
+    return totals
+
+
+def ratio_interval(numerators, denominators, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of resampled ratios (resamples with a zero denominator are left out)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = np.asarray(numerators, dtype=float) / np.asarray(denominators, dtype=float)
+    ratios = ratios[np.isfinite(ratios)]
+    if not len(ratios):
+        return (np.nan, np.nan)
+    tail = (1 - level) / 2
+    low, high = np.quantile(ratios, [tail, 1 - tail])
+    return (float(low), float(high))
+
+
 def cluster_bootstrap_ci(
     values,
     clusters,
@@ -107,44 +148,30 @@ def cluster_bootstrap_ci(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
+    strata=None,
 ) -> np.ndarray:
     """Percentile CI of each group's mean when whole clusters (neurons) are resampled.
 
-    values: per-row numbers; clusters: integer cluster code per row; groups:
-    integer group code per row in [0, n_groups). The same resampled clusters
-    serve every group, so differences computed as groups are paired.
-    Returns an (n_groups, 2) array of (low, high).
+    values, clusters, groups (integer code in [0, n_groups)) and optional
+    strata are per row. Returns an (n_groups, 2) array of (low, high).
     """
     values = np.asarray(values, dtype=float)
-    clusters = np.asarray(clusters)
-    groups = np.asarray(groups, dtype=np.int64)
     result = np.full((n_groups, 2), np.nan)
     if len(values) == 0:
         return result
-    cluster_codes, cluster_index = np.unique(clusters, return_inverse=True)
-    n_clusters = len(cluster_codes)
-    cell = cluster_index.astype(np.int64) * n_groups + groups
+    cluster_index = np.unique(np.asarray(clusters), return_inverse=True)[1].astype(np.int64)
+    groups = np.asarray(groups, dtype=np.int64)
+    n_clusters = int(cluster_index.max()) + 1
+    cell = cluster_index * n_groups + groups
     sums = np.bincount(cell, weights=values, minlength=n_clusters * n_groups).reshape(n_clusters, n_groups)
-    counts = np.bincount(cell, minlength=n_clusters * n_groups).reshape(n_clusters, n_groups).astype(float)
-
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(n_resamples, _BOOTSTRAP_CELLS_PER_CHUNK // n_clusters))
-    boot_means = np.empty((n_resamples, n_groups))
-    done = 0
-    while done < n_resamples:
-        size = min(chunk, n_resamples - done)
-        draws = rng.integers(0, n_clusters, size=(size, n_clusters))
-        draws += (np.arange(size) * n_clusters)[:, None]
-        weights = np.bincount(draws.ravel(), minlength=size * n_clusters).reshape(size, n_clusters).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot_means[done : done + size] = (weights @ sums) / (weights @ counts)
-        done += size
-    tail = (1 - level) / 2
+    counts = np.bincount(cell, minlength=n_clusters * n_groups).reshape(n_clusters, n_groups)
+    cluster_strata = np.zeros(n_clusters, dtype=np.int64)
+    if strata is not None:
+        cluster_strata[cluster_index] = np.asarray(strata, dtype=np.int64)
+    totals = resampled_cluster_sums(np.hstack([sums, counts]), cluster_strata, int(cluster_strata.max()) + 1,
+                                    n_resamples, seed).sum(axis=0)
     for g in range(n_groups):
-        column = boot_means[:, g]
-        column = column[np.isfinite(column)]
-        if len(column):
-            result[g] = np.quantile(column, [tail, 1 - tail])
+        result[g] = ratio_interval(totals[:, g], totals[:, n_groups + g], level)
     return result
 
 
@@ -166,77 +193,110 @@ def _response_level(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _best_flags(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(picked, answered) per row: this row was the best pick; its response picked a best."""
-    best = frame["best"]
-    picked = best.fillna(False).to_numpy(dtype=bool)
-    answered_ids = frame.loc[picked, "response_id"].unique()
-    answered = frame["response_id"].isin(answered_ids).to_numpy()
-    return picked, answered
+    picked = frame["best"].fillna(False).to_numpy(dtype=bool)
+    codes = pd.factorize(frame["response_id"])[0]
+    answered_codes = np.zeros(codes.max() + 1 if len(codes) else 0, dtype=bool)
+    answered_codes[codes[picked]] = True
+    return picked, answered_codes[codes]
 
 
-def _validity_counts(all_rows: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
-    """Valid / invalid responses that showed each method, with the reasons counted."""
-    shown = all_rows.drop_duplicates(["response_id", "method"])
+class _Design:
+    """Integer codes of the used rows: method, layer, neuron (cluster), response; each neuron's layer; best flags."""
+
+    def __init__(self, frame: pd.DataFrame, methods: list[str], layers: list[str]):
+        self.methods, self.layers = methods, layers
+        self.method = pd.Index(methods).get_indexer(frame["method"]).astype(np.int64)
+        self.layer = pd.Index(layers).get_indexer(frame["layer"]).astype(np.int64)
+        self.rating = frame["rating"].to_numpy(float)
+        units = frame["unit"].to_numpy(np.int64)
+        neuron_key = self.layer * (int(units.max()) + 1 if len(units) else 1) + units
+        _, self.cluster = np.unique(neuron_key, return_inverse=True)
+        self.cluster = self.cluster.astype(np.int64).ravel()
+        self.n_clusters = int(self.cluster.max()) + 1 if len(self.cluster) else 0
+        self.cluster_layer = np.zeros(self.n_clusters, dtype=np.int64)
+        self.cluster_layer[self.cluster] = self.layer
+        self.response, response_ids = pd.factorize(frame["response_id"])
+        self.n_responses = len(response_ids)
+        self.picked = frame["best"].fillna(False).to_numpy(dtype=bool)
+        answered = np.zeros(self.n_responses, dtype=bool)
+        answered[self.response[self.picked]] = True
+        self.answered = answered[self.response]
+
+    def scopes(self, by_layer: bool) -> list:
+        present = set(np.unique(self.layer).tolist())
+        return [None] + ([layer for i, layer in enumerate(self.layers) if i in present] if by_layer else [])
+
+    def resample(self, per_neuron: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+        return resampled_cluster_sums(per_neuron, self.cluster_layer, len(self.layers), n_resamples, seed)
+
+    def scope_totals(self, boot: np.ndarray, scope) -> np.ndarray:
+        return boot.sum(axis=0) if scope is None else boot[self.layers.index(scope)]
+
+
+def _validity_by_scope(all_rows: pd.DataFrame) -> dict:
+    """(layer or None, method) -> (valid, invalid, reasons text); each row is one response showing one method."""
+    counts = all_rows.groupby(["layer", "method", "is_valid", "invalid_reason"], observed=True, dropna=False).size()
+    tallies: dict = {}
+    for (layer, method, is_valid, reason), count in counts.items():
+        reason = reason if isinstance(reason, str) and reason else "unspecified"
+        for scope in (None, layer):
+            entry = tallies.setdefault((scope, method), [0, 0, {}])
+            if is_valid:
+                entry[0] += int(count)
+            else:
+                entry[1] += int(count)
+                entry[2][reason] = entry[2].get(reason, 0) + int(count)
+    return {
+        key: (valid, invalid, "; ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())))
+        for key, (valid, invalid, reasons) in tallies.items()
+    }
+
+
+def _table_sums(design: _Design) -> np.ndarray:
+    """Per neuron: sum of ratings per method, then number of ratings per method."""
+    n_methods = len(design.methods)
+    cell = design.cluster * n_methods + design.method
+    size = design.n_clusters * n_methods
+    sums = np.bincount(cell, weights=design.rating, minlength=size).reshape(design.n_clusters, n_methods)
+    counts = np.bincount(cell, minlength=size).reshape(design.n_clusters, n_methods)
+    return np.hstack([sums, counts])
+
+
+def _table_rows(design: _Design, validity: dict, boot: np.ndarray, by_layer: bool, level: float) -> list[dict]:
+    n_methods = len(design.methods)
     rows = []
-    for method in methods:
-        mine = shown[shown["method"] == method]
-        invalid = mine[~mine["is_valid"].to_numpy(dtype=bool)]
-        reasons = invalid["invalid_reason"].fillna("").replace("", "unspecified").value_counts()
-        rows.append(
-            {
-                "method": method,
-                "n_valid": int(len(mine) - len(invalid)),
-                "n_invalid": int(len(invalid)),
-                "invalid_reasons": "; ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items())),
-            }
-        )
-    return pd.DataFrame(rows, columns=["method", "n_valid", "n_invalid", "invalid_reasons"])
-
-
-def _scope_rows(used: pd.DataFrame, scope_all: pd.DataFrame, methods: list[str], layer, n_resamples, seed, level):
-    method_code = {m: i for i, m in enumerate(methods)}
-    groups = used["method"].map(method_code).to_numpy()
-    clusters = _cluster_codes(used)
-    boot = cluster_bootstrap_ci(used["rating"].to_numpy(float), clusters, groups, len(methods), n_resamples, seed, level)
-    picked, answered = _best_flags(used)
-    validity = _validity_counts(scope_all, methods).set_index("method")
-    rows = []
-    ratings = used["rating"].to_numpy(float)
-    for i, method in enumerate(methods):
-        mask = groups == i
-        summary = summarize_mean(ratings[mask], level)
-        best_total = int((mask & answered).sum())
-        best_n = int((mask & picked).sum())
-        best_low, best_high = wilson_interval(best_n, best_total, level)
-        rows.append(
-            {
-                "layer": layer,
-                "method": method,
-                "n": summary.n,
-                "mean": summary.mean,
-                "sd": summary.sd,
-                "se": summary.se,
-                "ci_low": summary.ci_low,
-                "ci_high": summary.ci_high,
-                "boot_ci_low": boot[i, 0],
-                "boot_ci_high": boot[i, 1],
-                "best_n": best_n,
-                "best_total": best_total,
-                "best_rate": best_n / best_total if best_total else np.nan,
-                "best_ci_low": best_low,
-                "best_ci_high": best_high,
-                "n_valid": int(validity.at[method, "n_valid"]),
-                "n_invalid": int(validity.at[method, "n_invalid"]),
-                "invalid_reasons": validity.at[method, "invalid_reasons"],
-            }
-        )
+    scopes = [None] + (design.layers if by_layer else [])
+    for scope in scopes:
+        in_scope = np.ones(len(design.rating), dtype=bool) if scope is None else design.layer == design.layers.index(scope)
+        totals = design.scope_totals(boot, scope)
+        for i, method in enumerate(design.methods):
+            mask = in_scope & (design.method == i)
+            summary = summarize_mean(design.rating[mask], level)
+            boot_low, boot_high = ratio_interval(totals[:, i], totals[:, n_methods + i], level)
+            best_total = int((mask & design.answered).sum())
+            best_n = int((mask & design.picked).sum())
+            best_low, best_high = wilson_interval(best_n, best_total, level)
+            n_valid, n_invalid, reasons = validity.get((scope, method), (0, 0, ""))
+            rows.append({
+                "layer": scope, "method": method, "n": summary.n, "mean": summary.mean, "sd": summary.sd,
+                "se": summary.se, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+                "boot_ci_low": boot_low, "boot_ci_high": boot_high, "best_n": best_n, "best_total": best_total,
+                "best_rate": best_n / best_total if best_total else np.nan, "best_ci_low": best_low,
+                "best_ci_high": best_high, "n_valid": n_valid, "n_invalid": n_invalid, "invalid_reasons": reasons,
+            })
     return rows
 
 
-def _cluster_codes(frame: pd.DataFrame) -> np.ndarray:
-    """One integer per neuron (layer, unit)."""
-    if not len(frame):
-        return np.zeros(0, dtype=np.int64)
-    return frame.groupby(["layer", "unit"], sort=False, observed=True).ngroup().to_numpy(np.int64)
+def _table_frame(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    table["layer"] = table["layer"].astype(object)
+    return table
+
+
+def _prepare(all_rows: pd.DataFrame, used: pd.DataFrame) -> tuple[pd.DataFrame, _Design]:
+    methods = method_order(used) if len(used) else method_order(all_rows)
+    all_rows = all_rows[all_rows["method"].isin(methods)]
+    return all_rows, _Design(used, methods, layer_order(all_rows))
 
 
 def comparison_table(
@@ -251,20 +311,14 @@ def comparison_table(
 
     all_rows: every row in scope before the validity filter (for the valid /
     invalid counts); used: the rows the statistics use (select_responses).
-    Best rates are shares of the used responses that picked a best, so the
-    shares of one scope sum to 1 when every method is kept.
+    boot_ci_*: percentile interval over resamples of neurons drawn with
+    replacement within each layer (studies sample neurons per layer). Best
+    rates are shares of the used responses that picked a best, so the shares
+    of one scope sum to 1 when every method is kept.
     """
-    methods = method_order(used) if len(used) else method_order(all_rows)
-    all_rows = all_rows[all_rows["method"].isin(methods)]
-    rows = _scope_rows(used, all_rows, methods, None, n_resamples, seed, level)
-    if by_layer:
-        for layer in layer_order(all_rows):
-            rows += _scope_rows(
-                used[used["layer"] == layer], all_rows[all_rows["layer"] == layer], methods, layer, n_resamples, seed, level
-            )
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    table["layer"] = table["layer"].astype(object)
-    return table
+    all_rows, design = _prepare(all_rows, used)
+    boot = design.resample(_table_sums(design), n_resamples, seed)
+    return _table_frame(_table_rows(design, _validity_by_scope(all_rows), boot, by_layer, level))
 
 
 def mixed_model_means(used: pd.DataFrame, by_layer: bool = False, level: float = 0.95) -> pd.DataFrame:
@@ -331,6 +385,70 @@ PAIRWISE_COLUMNS = [
 ]
 
 
+def _pairs(design: _Design) -> list[tuple[int, int]]:
+    return list(combinations(range(len(design.methods)), 2))
+
+
+def _pair_sums(design: _Design) -> np.ndarray:
+    """Per neuron and pair: sum of rating differences, responses, sum of best differences, responses with a best."""
+    n_methods = len(design.methods)
+    wide_rating = np.full((design.n_responses, n_methods), np.nan)
+    wide_rating[design.response, design.method] = design.rating
+    wide_best = np.zeros((design.n_responses, n_methods))
+    wide_best[design.response, design.method] = design.picked
+    answered = wide_best.any(axis=1)
+    response_cluster = np.zeros(design.n_responses, dtype=np.int64)
+    response_cluster[design.response] = design.cluster
+    columns = []
+    for a, b in _pairs(design):
+        both = ~np.isnan(wide_rating[:, a]) & ~np.isnan(wide_rating[:, b])
+        diff = np.where(both, wide_rating[:, a] - wide_rating[:, b], 0.0)
+        with_best = both & answered
+        best_diff = np.where(with_best, wide_best[:, a] - wide_best[:, b], 0.0)
+        for weights in (diff, both, best_diff, with_best):
+            columns.append(np.bincount(response_cluster, weights=weights.astype(float), minlength=design.n_clusters))
+    return np.column_stack(columns) if columns else np.zeros((design.n_clusters, 0))
+
+
+def _pair_rows(design: _Design, per_neuron: np.ndarray, boot: np.ndarray, by_layer: bool, level: float) -> list[dict]:
+    rows = []
+    for scope in design.scopes(by_layer):
+        neurons = (np.ones(design.n_clusters, dtype=bool) if scope is None
+                   else design.cluster_layer == design.layers.index(scope))
+        totals = design.scope_totals(boot, scope)
+        scope_rows = []
+        for j, (a, b) in enumerate(_pairs(design)):
+            diff_sum, count, best_sum, best_count = (per_neuron[neurons, 4 * j + k] for k in range(4))
+            rated = count > 0
+            neuron_means = diff_sum[rated] / count[rated]
+            if np.any(neuron_means != 0):
+                test = scipy_stats.wilcoxon(neuron_means)
+                statistic, p_value = float(test.statistic), float(test.pvalue)
+            else:
+                statistic, p_value = np.nan, 1.0
+            diff_low, diff_high = ratio_interval(totals[:, 4 * j], totals[:, 4 * j + 1], level)
+            best_low, best_high = ratio_interval(totals[:, 4 * j + 2], totals[:, 4 * j + 3], level)
+            scope_rows.append({
+                "layer": scope, "method_a": design.methods[a], "method_b": design.methods[b],
+                "n_responses": int(count.sum()), "n_neurons": int(rated.sum()),
+                "mean_diff": diff_sum.sum() / count.sum() if count.sum() else np.nan,
+                "diff_ci_low": diff_low, "diff_ci_high": diff_high,
+                "wilcoxon_statistic": statistic, "p_value": p_value, "best_n": int(best_count.sum()),
+                "best_rate_diff": best_sum.sum() / best_count.sum() if best_count.sum() else np.nan,
+                "best_diff_ci_low": best_low, "best_diff_ci_high": best_high,
+            })
+        if scope_rows:
+            adjusted = multipletests([row["p_value"] for row in scope_rows], method="holm")[1]
+            for row, p_holm in zip(scope_rows, adjusted):
+                row["p_holm"] = float(p_holm)
+        rows += scope_rows
+    return rows
+
+
+def _pair_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS).astype({"layer": object})
+
+
 def pairwise_comparisons(
     used: pd.DataFrame,
     by_layer: bool = False,
@@ -340,85 +458,38 @@ def pairwise_comparisons(
 ) -> pd.DataFrame:
     """Every pair of methods on the responses that rated both.
 
-    Rating difference: mean of per-response differences (a - b), paired
-    cluster-bootstrap CI over neurons; Wilcoxon signed-rank on per-neuron mean
-    differences (responses to one neuron are not independent), Holm-adjusted
-    over all pairs of a scope. Best: difference of best-selection rates on the
-    responses that picked a best, with the same bootstrap.
+    Rating difference: mean of per-response differences (a - b) with a paired
+    bootstrap CI (the same resampled neurons for both methods, within layers);
+    Wilcoxon signed-rank on per-neuron mean differences (responses to one
+    neuron are not independent), Holm-adjusted over the pairs of a scope.
+    Best: difference of best-selection rates on the responses that picked a
+    best, with the same bootstrap.
     """
-    rows = _pairwise_scope(used, None, n_resamples, seed, level)
-    if by_layer:
-        for layer in layer_order(used):
-            rows += _pairwise_scope(used[used["layer"] == layer], layer, n_resamples, seed, level)
-    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS).astype({"layer": object})
+    if used.empty:
+        return _pair_frame([])
+    _, design = _prepare(used, used)
+    per_neuron = _pair_sums(design)
+    boot = design.resample(per_neuron, n_resamples, seed)
+    return _pair_frame(_pair_rows(design, per_neuron, boot, by_layer, level))
 
 
-def _pairwise_scope(used: pd.DataFrame, layer, n_resamples, seed, level) -> list[dict]:
-    methods = method_order(used)
-    pairs = list(combinations(methods, 2))
-    if not pairs:
-        return []
-    picked, _ = _best_flags(used)
-    wide_rating = used.pivot(index="response_id", columns="method", values="rating")
-    wide_best = pd.Series(picked, index=used.index).groupby([used["response_id"], used["method"]]).any().unstack()
-    responses = used.drop_duplicates("response_id").set_index("response_id")
-    cluster_of_response = pd.Series(_cluster_codes(responses.reset_index()), index=responses.index)
-    answered = wide_best.any(axis=1)
-
-    diff_values, diff_clusters, diff_groups = [], [], []
-    best_values, best_clusters, best_groups = [], [], []
-    per_pair = []
-    for index, (a, b) in enumerate(pairs):
-        both = wide_rating[[a, b]].dropna()
-        diff = (both[a] - both[b]).astype(float)
-        clusters = cluster_of_response.loc[both.index].to_numpy()
-        diff_values.append(diff.to_numpy())
-        diff_clusters.append(clusters)
-        diff_groups.append(np.full(len(diff), index))
-        neuron_means = diff.groupby(clusters).mean()
-        nonzero = neuron_means[neuron_means != 0]
-        if len(nonzero):
-            wilcoxon = scipy_stats.wilcoxon(neuron_means.to_numpy())
-            statistic, p_value = float(wilcoxon.statistic), float(wilcoxon.pvalue)
-        else:
-            statistic, p_value = np.nan, 1.0
-
-        best_ids = both.index[answered.reindex(both.index, fill_value=False).to_numpy()]
-        best_diff = (
-            wide_best.loc[best_ids, a].fillna(False).astype(float) - wide_best.loc[best_ids, b].fillna(False).astype(float)
-        )
-        best_values.append(best_diff.to_numpy())
-        best_clusters.append(cluster_of_response.loc[best_ids].to_numpy())
-        best_groups.append(np.full(len(best_diff), index))
-        per_pair.append(
-            {
-                "layer": layer,
-                "method_a": a,
-                "method_b": b,
-                "n_responses": int(len(diff)),
-                "n_neurons": int(len(neuron_means)),
-                "mean_diff": float(diff.mean()) if len(diff) else np.nan,
-                "wilcoxon_statistic": statistic,
-                "p_value": p_value,
-                "best_n": int(len(best_diff)),
-                "best_rate_diff": float(best_diff.mean()) if len(best_diff) else np.nan,
-            }
-        )
-    diff_ci = cluster_bootstrap_ci(
-        np.concatenate(diff_values), np.concatenate(diff_clusters), np.concatenate(diff_groups), len(pairs),
-        n_resamples, seed, level,
-    )
-    best_ci = cluster_bootstrap_ci(
-        np.concatenate(best_values), np.concatenate(best_clusters), np.concatenate(best_groups), len(pairs),
-        n_resamples, seed, level,
-    )
-    p_values = np.array([row["p_value"] for row in per_pair])
-    p_holm = multipletests(p_values, method="holm")[1]
-    for index, row in enumerate(per_pair):
-        row["diff_ci_low"], row["diff_ci_high"] = diff_ci[index]
-        row["best_diff_ci_low"], row["best_diff_ci_high"] = best_ci[index]
-        row["p_holm"] = float(p_holm[index])
-    return per_pair
+def comparison_and_pairwise(
+    all_rows: pd.DataFrame,
+    used: pd.DataFrame,
+    by_layer: bool = False,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = 0.95,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """comparison_table and pairwise_comparisons from one set of resampled neurons (one pass over the draws)."""
+    all_rows, design = _prepare(all_rows, used)
+    table_sums = _table_sums(design)
+    pair_sums = _pair_sums(design)
+    boot = design.resample(np.hstack([table_sums, pair_sums]), n_resamples, seed)
+    width = table_sums.shape[1]
+    table = _table_frame(_table_rows(design, _validity_by_scope(all_rows), boot[:, :, :width], by_layer, level))
+    pairs = _pair_frame(_pair_rows(design, pair_sums, boot[:, :, width:], by_layer, level))
+    return table, pairs
 
 
 # ---------------------------------------------------------------- agreement

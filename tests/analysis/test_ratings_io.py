@@ -24,7 +24,8 @@ def test_frame_reads_the_study_as_stored(toy_study):
     expected = hand_frame()
     columns = ["response_id", "rater", "layer", "unit", "method", "rating", "best", "position", "is_valid", "invalid_reason",
                "uninterpretable", "text"]
-    got = frame.sort_values(["response_id", "method"]).reset_index(drop=True)
+    got = frame.astype({c: str for c in ["response_id", "rater", "layer", "method", "invalid_reason"]})
+    got = got.sort_values(["response_id", "method"]).reset_index(drop=True)
     # Local responses have no external id, so the frame names them by primary key; compare the rest.
     got["response_id"] = got["response_id"].map(dict(zip(sorted(got["response_id"].unique(), key=int),
                                                          ["R1", "R2", "R3", "R4", "R5", "R6"])))

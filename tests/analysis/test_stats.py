@@ -206,3 +206,24 @@ def test_mixed_model_recovers_method_means_on_balanced_data():
     # Balanced design: the fixed effects equal the raw method means.
     assert means.loc["a", "mm_mean"] == pytest.approx(frame[frame.method == "a"].rating.mean(), abs=1e-6)
     assert means.loc["b", "mm_ci_low"] < means.loc["b", "mm_mean"] < means.loc["b", "mm_ci_high"]
+
+
+def test_one_pass_gives_the_same_table_and_pairs_as_separate_calls():
+    frame = hand_frame()
+    in_scope, used = stats.select_responses(frame, include_invalid=True), stats.select_responses(frame)
+    table, pairs = stats.comparison_and_pairwise(in_scope, used, by_layer=True, n_resamples=300, seed=3)
+    # The resampled neurons depend only on the seed and the neurons, so sharing them changes nothing.
+    pd.testing.assert_frame_equal(table, stats.comparison_table(in_scope, used, by_layer=True, n_resamples=300, seed=3))
+    pd.testing.assert_frame_equal(pairs, stats.pairwise_comparisons(used, by_layer=True, n_resamples=300, seed=3))
+
+
+def test_bootstrap_resamples_neurons_within_each_layer():
+    # Two layers with constant but different ratings: a stratified resample always keeps
+    # each layer's share of neurons, so the overall mean cannot move at all.
+    values = np.array([1.0] * 10 + [5.0] * 30)
+    neurons = np.arange(40)
+    strata = np.array([0] * 10 + [1] * 30)
+    interval = stats.cluster_bootstrap_ci(values, neurons, np.zeros(40, dtype=int), 1, n_resamples=200, strata=strata)
+    assert interval[0] == pytest.approx([4.0, 4.0], abs=1e-12)
+    unstratified = stats.cluster_bootstrap_ci(values, neurons, np.zeros(40, dtype=int), 1, n_resamples=200)
+    assert unstratified[0, 1] - unstratified[0, 0] > 0.5
