@@ -182,14 +182,12 @@ def parse_ratings(raw: pd.DataFrame, source: str = "<ratings>") -> pd.DataFrame:
         rows[bad_source.to_numpy()],
         lambda row: f"source {frame['source'].iloc[row - 2]!r} is not one of {', '.join(sorted(sources))}",
     )
-    for column in ("layer", "method"):
-        for value in frame[column].unique():
-            try:
-                if column == "method":
-                    validate_slug(value)
-            except ValidationError:
-                first = rows[(frame[column] == value).to_numpy()][0]
-                problems.add(first, f"method {value!r} is not a slug (letters, digits, - and _ only)")
+    for value in set(frame["method"].unique()) - {""}:
+        try:
+            validate_slug(value)
+        except ValidationError:
+            first = rows[(frame["method"] == value).to_numpy()][0]
+            problems.add(first, f"method {value!r} is not a slug (letters, digits, - and _ only)")
     problems.raise_if_any()
     _check_responses(frame, problems)
     problems.raise_if_any()
