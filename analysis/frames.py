@@ -30,6 +30,14 @@ def study_method_names(study: Study) -> list[str]:
     return list(StudyMethod.objects.filter(study=study).order_by("order", "pk").values_list("method__name", flat=True))
 
 
+def study_method_labels(study: Study) -> dict[str, str]:
+    """Method name -> the display name tables print (the name when no display name is set)."""
+    return {
+        name: display or name
+        for name, display in StudyMethod.objects.filter(study=study).values_list("method__name", "method__display_name")
+    }
+
+
 def study_layer_names(study: Study) -> list[str]:
     """The study's layers, input side first (StudyNeuron.neuron has no reverse name, so go through items)."""
     layer_ids = set(StudyItem.objects.filter(study_neuron__study=study).values_list("study_neuron__neuron__layer_id", flat=True))
@@ -95,6 +103,7 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
         "network": study.network.name,
         "ask_best": study.ask_best,
         "methods": study_method_names(study),
+        "method_labels": study_method_labels(study),
         "layers": study_layer_names(study),
     }
     return frame

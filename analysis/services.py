@@ -45,6 +45,8 @@ def comparison_for_frame(
     check_methods(frame, selection.methods)
     in_scope, used = selection.apply(frame)
     table = stats.comparison_table(in_scope, used, by_layer=by_layer, n_resamples=n_resamples, seed=seed)
+    labels = frame.attrs.get("method_labels", {})
+    table.insert(2, "label", [labels.get(method, method) for method in table["method"]])
     if mixed_model and len(used):
         means = stats.mixed_model_means(used, by_layer=by_layer)
         key = table["layer"].astype(str) + "\x00" + table["method"]

@@ -40,6 +40,12 @@ def _interval(low, high, show=lambda v: _number(v, 3)) -> str:
     return "" if _is_missing(low) or _is_missing(high) else f"[{show(low)}, {show(high)}]"
 
 
+def _label(row) -> str:
+    """A method's display name when the table carries one (column `label`), else its name."""
+    label = getattr(row, "label", None)
+    return str(row.method) if _is_missing(label) or not label else str(label)
+
+
 def _scope_label(layer) -> str:
     return "all layers" if _is_missing(layer) else str(layer)
 
@@ -111,7 +117,7 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
             if top_best[i] and best:
                 best = f"**{best}**"
             cells = [
-                _scope_label(row.layer), markdown_escape(row.method), str(row.n), mean, _number(row.sd, 3),
+                _scope_label(row.layer), markdown_escape(_label(row)), str(row.n), mean, _number(row.sd, 3),
                 _interval(row.ci_low, row.ci_high),
                 _interval(row.boot_ci_low, row.boot_ci_high),
                 best, _interval(row.best_ci_low, row.best_ci_high, _percent),
@@ -124,10 +130,11 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
 def comparison_latex(table: pd.DataFrame) -> str:
     """Paper layout: methods as columns; per scope a mean ± SE row and a selected-as-best row, best in bold."""
     methods = list(dict.fromkeys(table["method"]))
+    labels = dict(zip(table["method"], table["label"])) if "label" in table.columns else {}
     lines = [
         r"\begin{tabular}{l" + "c" * len(methods) + "}",
         r"\toprule",
-        " & ".join([""] + [latex_escape(m) for m in methods]) + r" \\",
+        " & ".join([""] + [latex_escape(labels.get(m, m)) for m in methods]) + r" \\",
     ]
     for layer, scope in _scopes(table):
         scope = scope.set_index("method").reindex(methods)
@@ -163,7 +170,7 @@ def comparison_html(table: pd.DataFrame) -> str:
             mean = html_escape(f"{_number(row.mean, 2)} ± {_number(row.se, 3)}")
             best = html_escape(_percent(row.best_rate))
             cells = [
-                html_escape(_scope_label(row.layer)), html_escape(str(row.method)), str(int(row.n)),
+                html_escape(_scope_label(row.layer)), html_escape(_label(row)), str(int(row.n)),
                 f"<strong>{mean}</strong>" if top_mean[i] else mean,
                 html_escape(_interval(row.ci_low, row.ci_high)),
                 html_escape(_interval(row.boot_ci_low, row.boot_ci_high)),

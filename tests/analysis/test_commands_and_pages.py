@@ -108,3 +108,15 @@ def test_result_urls_need_a_login(client, toy_study):
     latex = client.get(table_url)
     assert latex.status_code == 200 and b"\\toprule" in latex.content
     assert client.get(f"/analysis/studies/{toy_study.name}/plots/unknown.png").status_code == 404
+
+
+def test_tables_print_display_names_escaped(toy_study):
+    from explain.models import Method
+
+    Method.objects.filter(name="alpha").update(display_name="Net_Dissect & <co>")
+    latex = run("comparison_table", "--study", toy_study.name, "--format", "latex", "--bootstrap", "20")
+    assert r"Net\_Dissect \& <co>" in latex
+    html = run("comparison_table", "--study", toy_study.name, "--format", "html", "--bootstrap", "20")
+    assert "Net_Dissect &amp; &lt;co&gt;" in html
+    rows = json.loads(run("comparison_table", "--study", toy_study.name, "--format", "json", "--bootstrap", "20"))
+    assert rows[0]["method"] == "alpha" and rows[0]["label"] == "Net_Dissect & <co>"
