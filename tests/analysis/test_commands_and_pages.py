@@ -120,3 +120,9 @@ def test_tables_print_display_names_escaped(toy_study):
     assert "Net_Dissect &amp; &lt;co&gt;" in html
     rows = json.loads(run("comparison_table", "--study", toy_study.name, "--format", "json", "--bootstrap", "20"))
     assert rows[0]["method"] == "alpha" and rows[0]["label"] == "Net_Dissect & <co>"
+
+
+def test_rater_agreement_json_is_one_document(toy_study):
+    sections = json.loads(run("rater_agreement", "--study", toy_study.name, "--format", "json"))
+    assert set(sections) == {"krippendorff_alpha", "best_agreement", "raters", "position_bias"}
+    assert sections["best_agreement"] == [{"neurons": 2, "same_best": 0, "share": 0.0}]

@@ -31,4 +31,6 @@ class Command(BaseCommand):
             raise CommandError("no responses to compare with these options")
         table = stats.pairwise_comparisons(used, by_layer=options["by"] == "layer", n_resamples=options["bootstrap"],
                                            seed=options["seed"])
+        if options["format"] != "json":
+            table["layer"] = table["layer"].map(lambda layer: "all layers" if layer is None else layer)
         self.stdout.write(render_frame(table, options["format"]), ending="")

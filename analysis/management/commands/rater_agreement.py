@@ -1,3 +1,5 @@
+import json
+
 import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
@@ -30,10 +32,11 @@ class Command(BaseCommand):
             "raters": stats.rater_summary(in_scope),
             "position_bias": stats.position_bias(used),
         }
+        if fmt == "json":
+            self.stdout.write(json.dumps({title: json.loads(render_frame(table, "json")) for title, table in sections.items()},
+                                         indent=2))
+            return
         for title, table in sections.items():
-            if fmt in ("md", "latex", "html", "csv"):
-                heading = {"md": f"## {title}\n\n", "latex": f"% {title}\n", "html": f"<h3>{title}</h3>\n",
-                           "csv": f"# {title}\n"}[fmt]
-                self.stdout.write(heading + render_frame(table, fmt))
-            else:
-                self.stdout.write(f'{{"section": "{title}", "rows": ' + render_frame(table, "json").strip() + "}")
+            heading = {"md": f"## {title}\n\n", "latex": f"% {title}\n", "html": f"<h3>{title}</h3>\n",
+                       "csv": f"# {title}\n"}[fmt]
+            self.stdout.write(heading + render_frame(table, fmt))
