@@ -153,7 +153,10 @@ def parse_ratings(raw: pd.DataFrame, source: str = "<ratings>") -> pd.DataFrame:
             bad_type = ~blank & ~whole
         else:
             bad_type = ~whole
-        problems.add_rows(rows[bad_type.to_numpy()], lambda row, c=column, t=text: f"{c} {t.iloc[row - 2]!r} is not a whole number")
+        problems.add_rows(
+            rows[bad_type.to_numpy()],
+            lambda row, c=column, t=text: f"{c} is empty" if t.iloc[row - 2] == "" else f"{c} {t.iloc[row - 2]!r} is not a whole number",
+        )
         in_range = number >= low
         if high is not None:
             in_range &= number <= high
