@@ -126,3 +126,16 @@ def test_rater_agreement_json_is_one_document(toy_study):
     sections = json.loads(run("rater_agreement", "--study", toy_study.name, "--format", "json"))
     assert set(sections) == {"krippendorff_alpha", "best_agreement", "raters", "position_bias"}
     assert sections["best_agreement"] == [{"neurons": 2, "same_best": 0, "share": 0.0}]
+
+
+def test_commands_on_a_study_without_responses_say_so(db):
+    from .conftest import build_study
+    from .fixtures import hand_frame
+
+    study = build_study("no-answers", hand_frame().iloc[0:0])
+    with pytest.raises(CommandError, match="has no responses to analyse"):
+        run("comparison_table", "--study", study.name, "--format", "json")
+    with pytest.raises(CommandError, match="no responses"):
+        run("compare_methods", "--study", study.name)
+    with pytest.raises(CommandError, match="no responses"):
+        run("plot_study", "--study", study.name, "--out", "/tmp/never-written")
