@@ -25,6 +25,7 @@ def _scope_keys(table: pd.DataFrame) -> list:
 def _grouped_point_ranges(table: pd.DataFrame, value: str, low: str, high: str, ylabel: str, title: str,
                           scale: float = 1.0) -> Figure:
     methods = list(dict.fromkeys(table["method"]))
+    labels = dict(zip(table["method"], table["label"])) if "label" in table.columns else {}
     scopes = _scope_keys(table)
     figure = Figure(figsize=(min(10.0, max(5.0, 1.5 + 0.35 * len(scopes) * len(methods))), 4), layout="constrained")
     axes = figure.add_subplot()
@@ -43,7 +44,7 @@ def _grouped_point_ranges(table: pd.DataFrame, value: str, low: str, high: str, 
         ys, lows, highs = np.array(ys), np.array(lows), np.array(highs)
         # A percentile bootstrap interval of a tiny sample need not contain the mean: draw what lies beyond it.
         errors = np.clip(np.vstack([np.nan_to_num(ys - lows), np.nan_to_num(highs - ys)]), 0, None) if len(ys) else None
-        axes.errorbar(xs, ys, yerr=errors, fmt="o", capsize=3, label=str(method))
+        axes.errorbar(xs, ys, yerr=errors, fmt="o", capsize=3, label=str(labels.get(method, method)))
     axes.set_xticks(range(len(scopes)), ["all layers" if s is None else str(s) for s in scopes])
     axes.set_ylabel(ylabel)
     axes.set_title(title)
@@ -78,7 +79,8 @@ def rating_distribution_figure(used: pd.DataFrame) -> Figure:
     for value, color in zip([1, 2, 3, 4, 5], colors):
         axes.barh(range(len(methods)), shares[value].to_numpy(), left=left, color=color, label=str(value))
         left += shares[value].to_numpy()
-    axes.set_yticks(range(len(methods)), [str(m) for m in methods])
+    labels = used.attrs.get("method_labels", {})
+    axes.set_yticks(range(len(methods)), [str(labels.get(m, m)) for m in methods])
     axes.invert_yaxis()
     axes.set_xlim(0, 1)
     axes.set_xlabel("Share of ratings")
