@@ -49,10 +49,9 @@ def comparison_for_frame(
     table.insert(2, "label", [labels.get(method, method) for method in table["method"]])
     if mixed_model and len(used):
         means = stats.mixed_model_means(used, by_layer=by_layer)
-        key = table["layer"].astype(str) + "\x00" + table["method"]
-        means_key = means["layer"].astype(str) + "\x00" + means["method"]
+        by_scope = {(layer, method): row for layer, method, row in zip(means["layer"], means["method"], means.to_dict("records"))}
         for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
-            table[column] = key.map(dict(zip(means_key, means[column])))
+            table[column] = [by_scope.get((layer, method), {}).get(column) for layer, method in zip(table["layer"], table["method"])]
     return table
 
 

@@ -23,6 +23,8 @@ DEFAULT_SEED = 0
 # Rows of weights drawn at once in the cluster bootstrap: bounds memory at
 # about chunk x clusters x 8 bytes whatever the study size.
 _BOOTSTRAP_CELLS_PER_CHUNK = 2_000_000
+# statsmodels builds dense random-effect design matrices (rows x (neurons + raters)).
+MIXED_MODEL_MAX_CELLS = 50_000_000
 
 
 # ---------------------------------------------------------------- selection
@@ -329,6 +331,14 @@ def mixed_model_means(used: pd.DataFrame, by_layer: bool = False, level: float =
     thousand responses.
     """
     import statsmodels.formula.api as smf
+
+    neurons = used.groupby(["layer", "unit"], observed=True).ngroups
+    raters = used["rater"].nunique()
+    if len(used) * (neurons + raters) > MIXED_MODEL_MAX_CELLS:
+        raise ValueError(
+            f"the mixed model's crossed random effects need a {len(used):,} x {neurons + raters:,} design matrix, "
+            f"too large to fit here; use the neuron-bootstrap interval (boot_ci_low/high) instead"
+        )
 
     def fit(rows: pd.DataFrame, layer):
         data = pd.DataFrame(

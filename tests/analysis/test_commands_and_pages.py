@@ -37,7 +37,10 @@ def test_comparison_table_options(toy_study):
     assert [row["method"] for row in table("--methods", "beta,alpha")] == ["beta", "alpha"]
     by_layer = table("--by", "layer")
     assert [row["layer"] for row in by_layer] == [None] * 3 + ["layer1"] * 3 + ["layer2"] * 3
-    assert {"mm_mean", "mm_ci_low", "mm_ci_high"} <= set(table("--mixed-model", "--include-invalid")[0])
+    mixed = table("--mixed-model", "--include-invalid", "--by", "layer")
+    assert {"mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"} <= set(mixed[0])
+    # Every response rated every method: the model's method means are the raw means, method by method.
+    assert [row["mm_mean"] for row in mixed] == pytest.approx([row["mean"] for row in mixed], abs=1e-6)
 
 
 def test_commands_refuse_bad_options_with_a_message(toy_study):

@@ -227,3 +227,9 @@ def test_bootstrap_resamples_neurons_within_each_layer():
     assert interval[0] == pytest.approx([4.0, 4.0], abs=1e-12)
     unstratified = stats.cluster_bootstrap_ci(values, neurons, np.zeros(40, dtype=int), 1, n_resamples=200)
     assert unstratified[0, 1] - unstratified[0, 0] > 0.5
+
+
+def test_mixed_model_refuses_studies_too_large_to_fit(monkeypatch):
+    monkeypatch.setattr(stats, "MIXED_MODEL_MAX_CELLS", 10)
+    with pytest.raises(ValueError, match="use the neuron-bootstrap interval"):
+        stats.mixed_model_means(hand_frame())
