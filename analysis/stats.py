@@ -570,13 +570,13 @@ def rater_summary(all_rows: pd.DataFrame) -> pd.DataFrame:
     frame["is_control"] = frame["method"] == CONTROL_METHOD
 
     responses = _response_level(frame)
-    per_response = responses.groupby("rater").agg(
-        responses=("response_id", "size"),
-        invalid=("is_valid", lambda v: int((~v.astype(bool)).sum())),
-        flagged=("uninterpretable", "size"),
+    responses = responses.assign(
+        invalid=~responses["is_valid"].astype(bool),
+        flagged=responses["uninterpretable"].astype(bool) | responses["none_fit"].astype(bool),
     )
-    flagged = responses[responses["uninterpretable"].astype(bool) | responses["none_fit"].astype(bool)]
-    per_response["flagged"] = flagged.groupby("rater").size().reindex(per_response.index, fill_value=0)
+    per_response = responses.groupby("rater").agg(
+        responses=("response_id", "size"), invalid=("invalid", "sum"), flagged=("flagged", "sum")
+    )
     per_row = frame.groupby("rater").agg(
         mean_rating=("rating", "mean"),
         mean_abs_diff_from_others=("abs_diff", "mean"),
