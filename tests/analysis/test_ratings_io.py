@@ -149,3 +149,17 @@ def test_dnd_wide_format_becomes_one_response_per_evaluator(db, tmp_path):
     assert table.loc["mean-caption", "mean"] == pytest.approx(2.5)
     assert table.loc["topk-sq", "mean"] == pytest.approx(3.5)
     assert set(frame.loc[frame["method"] == "topk-sq", "text"]) == {"red stripes", "a dog's face"}
+
+
+def test_wide_file_without_its_columns_is_refused(db, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("Layer,Unit,Label\n1,2,dogs\n")
+    before = database_counts()
+    with pytest.raises(CommandError, match="row 1: no '<Method> E<k> Rating' columns"):
+        call_command("import_ratings", str(path), "--study", "w", "--create", "--format", "dnd-wide")
+    assert database_counts() == before
+
+
+def test_export_of_an_unknown_study_is_refused(db, tmp_path):
+    with pytest.raises(CommandError, match="no study named 'ghost'"):
+        call_command("export_ratings", "--study", "ghost", str(tmp_path / "x.csv"))
