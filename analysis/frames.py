@@ -1,0 +1,109 @@
+"""The one place analysis reads the ORM: a study's responses as a tidy DataFrame.
+
+One row per response x shown description. Columns: response_id, rater, network,
+layer, unit, method, rating, best, uninterpretable, none_fit, position,
+submitted_at, source, is_valid, invalid_reason, text. `best` is True on the
+row picked as best, False on the others, and missing on every row when the
+study asked no best question. frame.attrs carries the study's method and
+layer order, its name and whether it asked the best question.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod
+from explain.models import Layer
+
+FRAME_COLUMNS = [
+    "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
+    "position", "submitted_at", "source", "is_valid", "invalid_reason", "text",
+]
+
+
+def get_study(name_or_study) -> Study:
+    if isinstance(name_or_study, Study):
+        return name_or_study
+    return Study.objects.select_related("network").get(name=name_or_study)
+
+
+def study_method_names(study: Study) -> list[str]:
+    return list(StudyMethod.objects.filter(study=study).order_by("order", "pk").values_list("method__name", flat=True))
+
+
+def study_method_labels(study: Study) -> dict[str, str]:
+    """Method name -> the display name tables print (the name when no display name is set)."""
+    return {
+        name: display or name
+        for name, display in StudyMethod.objects.filter(study=study).values_list("method__name", "method__display_name")
+    }
+
+
+def study_layer_names(study: Study) -> list[str]:
+    """The study's layers, input side first (StudyNeuron.neuron has no reverse name, so go through items)."""
+    layer_ids = set(StudyItem.objects.filter(study_neuron__study=study).values_list("study_neuron__neuron__layer_id", flat=True))
+    return list(Layer.objects.filter(pk__in=layer_ids).order_by("order", "name").values_list("name", flat=True))
+
+
+def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
+    study = get_study(study)
+    items = pd.DataFrame.from_records(
+        StudyItem.objects.filter(study_neuron__study=study).values_list(
+            "id", "method__name", "study_neuron__neuron__layer__name", "study_neuron__neuron__unit", "text"
+        ),
+        columns=["item_id", "method", "layer", "unit", "text"],
+    )
+    responses_query = Response.objects.filter(study=study)
+    if not include_invalid:
+        responses_query = responses_query.filter(is_valid=True)
+    responses = pd.DataFrame.from_records(
+        responses_query.values_list(
+            "id", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
+            "invalid_reason", "source", "submitted_at",
+        ),
+        columns=[
+            "pk", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
+            "invalid_reason", "source", "submitted_at",
+        ],
+    )
+    raters = pd.DataFrame.from_records(
+        Rater.objects.filter(study=study).values_list("id", "external_id"), columns=["rater_id", "rater_external_id"]
+    )
+    ratings_query = Rating.objects.filter(response__study=study)
+    if not include_invalid:
+        ratings_query = ratings_query.filter(response__is_valid=True)
+    ratings = pd.DataFrame.from_records(
+        ratings_query.values_list("response_id", "item_id", "position", "value"),
+        columns=["pk", "item_id", "position", "rating"],
+    )
+
+    raters["rater"] = raters["rater_external_id"].where(
+        raters["rater_external_id"] != "", "rater-" + raters["rater_id"].astype(str)
+    )
+    responses["response_id"] = responses["external_id"].where(responses["external_id"] != "", responses["pk"].astype(str))
+    responses = responses.merge(raters[["rater_id", "rater"]], on="rater_id", how="left")
+    frame = ratings.merge(responses, on="pk", how="inner").merge(items, on="item_id", how="left")
+    if study.ask_best:
+        frame["best"] = pd.array(frame["item_id"].to_numpy() == frame["best_item_id"].to_numpy(), dtype="boolean")
+    else:
+        frame["best"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+    frame["network"] = study.network.name
+    frame["position"] = frame["position"].astype("Int64")
+    frame["rating"] = frame["rating"].astype("int64")
+    frame["unit"] = frame["unit"].astype("int64")
+    for flag in ("uninterpretable", "none_fit", "is_valid"):
+        frame[flag] = frame[flag].astype(bool)
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
+    frame = frame.sort_values(["submitted_at", "pk", "position", "item_id"], kind="stable")
+    frame = frame[FRAME_COLUMNS].reset_index(drop=True)
+    # Few distinct values over up to millions of rows: categories keep memory and grouping cheap.
+    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason"):
+        frame[column] = frame[column].astype("category")
+    frame.attrs = {
+        "study": study.name,
+        "network": study.network.name,
+        "ask_best": study.ask_best,
+        "methods": study_method_names(study),
+        "method_labels": study_method_labels(study),
+        "layers": study_layer_names(study),
+    }
+    return frame

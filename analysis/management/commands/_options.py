@@ -1,0 +1,45 @@
+"""Options shared by the analysis commands."""
+from django.core.management.base import CommandError
+
+from analysis import stats
+from analysis.frames import get_study
+from analysis.services import Selection
+from evaluation.models import Study
+
+
+def add_selection_arguments(parser):
+    parser.add_argument("--study", required=True, help="Study name.")
+    parser.add_argument("--include-invalid", action="store_true", help="Also use responses that failed the validity rule.")
+    parser.add_argument("--exclude-flagged", action="store_true", help="Drop responses flagged uninterpretable or none-fit.")
+    parser.add_argument("--methods", default="", help="Comma-separated methods to keep, in table order.")
+    parser.add_argument("--exclude-raters", default="", help="Comma-separated rater ids to leave out.")
+
+
+def add_bootstrap_arguments(parser):
+    parser.add_argument("--bootstrap", type=int, default=stats.DEFAULT_RESAMPLES, help="Cluster-bootstrap resamples.")
+    parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def selection_from(options) -> Selection:
+    return Selection(
+        include_invalid=options["include_invalid"],
+        exclude_flagged=options["exclude_flagged"],
+        methods=split_list(options["methods"]) or None,
+        exclude_raters=split_list(options["exclude_raters"]),
+    )
+
+
+def study_from(options) -> Study:
+    try:
+        return get_study(options["study"])
+    except Study.DoesNotExist:
+        raise CommandError(f"no study named {options['study']!r}")
+
+
+def check_resamples(options):
+    if options["bootstrap"] < 1:
+        raise CommandError("--bootstrap must be at least 1")

@@ -1,0 +1,36 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis import stats
+from analysis.frames import ratings_frame
+from analysis.services import check_methods
+from analysis.tables import FORMATS, render_frame
+
+from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, selection_from, study_from
+
+
+class Command(BaseCommand):
+    help = ("Every pair of methods on the same responses: mean difference with paired neuron-bootstrap CI, "
+            "Wilcoxon signed-rank p (Holm-adjusted), best-rate difference with bootstrap CI.")
+
+    def add_arguments(self, parser):
+        add_selection_arguments(parser)
+        add_bootstrap_arguments(parser)
+        parser.add_argument("--by", choices=["layer"])
+        parser.add_argument("--format", choices=FORMATS, default="md")
+
+    def handle(self, *args, **options):
+        check_resamples(options)
+        frame = ratings_frame(study_from(options))
+        selection = selection_from(options)
+        try:
+            check_methods(frame, selection.methods)
+        except ValueError as error:
+            raise CommandError(str(error))
+        _, used = selection.apply(frame)
+        if used.empty:
+            raise CommandError("no responses to compare with these options")
+        table = stats.pairwise_comparisons(used, by_layer=options["by"] == "layer", n_resamples=options["bootstrap"],
+                                           seed=options["seed"])
+        if options["format"] != "json":
+            table["layer"] = table["layer"].map(lambda layer: "all layers" if layer is None else layer)
+        self.stdout.write(render_frame(table, options["format"]), ending="")

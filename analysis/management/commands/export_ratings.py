@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis.frames import get_study
+from analysis.ratings_io import export_ratings
+from evaluation.models import Study
+
+
+class Command(BaseCommand):
+    help = "Write a study's responses (valid and invalid) as a tidy ratings CSV, one row per response x description."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--study", required=True)
+        parser.add_argument("path")
+
+    def handle(self, *args, **options):
+        try:
+            study = get_study(options["study"])
+        except Study.DoesNotExist:
+            raise CommandError(f"no study named {options['study']!r}")
+        try:
+            rows = export_ratings(study, options["path"])
+        except OSError as error:
+            raise CommandError(f"cannot write {options['path']}: {error}")
+        self.stdout.write(f"Wrote {rows} rows of study {study.name} to {options['path']}")

@@ -1,0 +1,59 @@
+"""Study-level analyses: read the study once (analysis.frames), then the pure statistics."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analysis import stats
+from analysis.frames import ratings_frame
+
+
+@dataclass
+class Selection:
+    """Which responses an analysis uses; mirrors the management command options."""
+
+    include_invalid: bool = False
+    exclude_flagged: bool = False
+    methods: list[str] | None = None
+    exclude_raters: list[str] = field(default_factory=list)
+
+    def apply(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(rows in scope before the validity filter, rows used by the statistics)."""
+        in_scope = stats.select_responses(
+            frame, include_invalid=True, exclude_flagged=self.exclude_flagged, methods=self.methods,
+            exclude_raters=self.exclude_raters,
+        )
+        used = stats.select_responses(in_scope, include_invalid=self.include_invalid)
+        return in_scope, used
+
+
+def check_methods(frame: pd.DataFrame, methods: list[str] | None) -> None:
+    if not methods:
+        return
+    known = set(frame["method"].unique()) | set(frame.attrs.get("methods", []))
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; the study has {', '.join(sorted(known))}")
+
+
+def comparison_for_frame(
+    frame: pd.DataFrame, selection: Selection | None = None, by_layer: bool = False,
+    n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED, mixed_model: bool = False,
+) -> pd.DataFrame:
+    selection = selection or Selection()
+    check_methods(frame, selection.methods)
+    in_scope, used = selection.apply(frame)
+    table = stats.comparison_table(in_scope, used, by_layer=by_layer, n_resamples=n_resamples, seed=seed)
+    labels = frame.attrs.get("method_labels", {})
+    table.insert(2, "label", [labels.get(method, method) for method in table["method"]])
+    if mixed_model and len(used):
+        means = stats.mixed_model_means(used, by_layer=by_layer)
+        by_scope = {(layer, method): row for layer, method, row in zip(means["layer"], means["method"], means.to_dict("records"))}
+        for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
+            table[column] = [by_scope.get((layer, method), {}).get(column) for layer, method in zip(table["layer"], table["method"])]
+    return table
+
+
+def comparison_for_study(study, **options) -> pd.DataFrame:
+    return comparison_for_frame(ratings_frame(study), **options)
