@@ -1,7 +1,14 @@
 """Rating studies: what raters are shown (frozen at creation), who rates, what they answered."""
+import secrets
+
 from django.db import models
 
 from explain.models import Explanation, Method, Network, Neuron, ProbeImage
+
+
+def new_token():
+    """An unguessable URL-safe secret for links and form fields."""
+    return secrets.token_urlsafe(18)
 
 
 class Study(models.Model):
@@ -121,6 +128,9 @@ class Assignment(models.Model):
         EXPIRED = "expired"
 
     rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="assignments")
+    token = models.CharField(
+        max_length=64, unique=True, default=new_token, help_text="Opaque task id in the rating form; never the neuron's id."
+    )
     study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="assignments")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RESERVED)
     shuffle_seed = models.BigIntegerField()

@@ -1,5 +1,16 @@
 from django.urls import path
 
+from . import views
+
 app_name = "evaluation"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("r/<str:token>/", views.rater_home, name="rater_home"),
+    path("r/<str:token>/task/", views.rater_task, name="rater_task"),
+    path("join/<str:open_token>/", views.open_link, name="open_link"),
+    path("studies/", views.study_list, name="study_list"),
+    path("studies/<slug:name>/", views.study_detail, name="study_detail"),
+    path("studies/<slug:name>/invite/", views.study_invite, name="study_invite"),
+    path("studies/<slug:name>/open-link/", views.study_open_link, name="study_open_link"),
+    path("studies/<slug:name>/responses.csv", views.study_responses_csv, name="study_responses_csv"),
+]

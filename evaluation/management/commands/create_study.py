@@ -1,0 +1,57 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from evaluation.services import StudyError, create_study
+
+
+def comma_list(value):
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class Command(BaseCommand):
+    help = "Create a rating study: random neurons per layer, their top images and one description per method, frozen."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--network", required=True)
+        parser.add_argument("--methods", required=True, type=comma_list, help="Comma-separated method names (2 to 8).")
+        parser.add_argument("--layers", type=comma_list, default=None, help="Comma-separated layer names (default: all).")
+        parser.add_argument("--per-layer", type=int, default=200)
+        parser.add_argument("--raters", type=int, default=3, help="Raters per neuron (K).")
+        parser.add_argument("--images", type=int, default=10, help="Images per task.")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--rank", type=int, default=1, help="Which ranked explanation of each method is shown.")
+        parser.add_argument("--probe", default=None, help="Probing set whose top images are shown (default: first recorded).")
+        parser.add_argument("--no-best", action="store_true", help="Do not ask which description is best.")
+        parser.add_argument("--title", default="")
+        parser.add_argument("--instructions", default="")
+        parser.add_argument("--status", choices=["draft", "open", "closed"], default="open")
+
+    def handle(self, *args, **options):
+        try:
+            study = create_study(
+                options["name"],
+                network=options["network"],
+                methods=options["methods"],
+                layers=options["layers"],
+                per_layer=options["per_layer"],
+                raters_per_neuron=options["raters"],
+                images_per_task=options["images"],
+                seed=options["seed"],
+                explanation_rank=options["rank"],
+                ask_best=not options["no_best"],
+                title=options["title"],
+                instructions=options["instructions"],
+                probe=options["probe"],
+                status=options["status"],
+            )
+        except StudyError as error:
+            raise CommandError(str(error)) from None
+        for selection in study.layer_selections:
+            note = "" if selection.selected == options["per_layer"] else f" (only {selection.eligible} eligible)"
+            self.stdout.write(f"  {selection.layer}: {selection.selected} neurons{note}")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created study '{study.name}' ({study.status}): {study.study_neurons.count()} neurons, "
+                f"{study.study_methods.count()} methods, {study.raters_per_neuron} raters a neuron."
+            )
+        )

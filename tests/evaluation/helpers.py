@@ -1,0 +1,33 @@
+"""Read a rendered rating page the way a browser would, and fill it in."""
+import html
+import re
+
+TASK_RE = re.compile(r'name="task" value="([^"]+)"')
+RATING_RE = re.compile(r'name="rating-([^"]+)" value="1"')
+DESCRIPTION_RE = re.compile(r'<q class="description-text">(.*?)</q>', re.S)
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def read_task(page: str) -> dict:
+    """Task token, slot tokens in page order, and the description texts as shown."""
+    task = TASK_RE.search(page)
+    return {
+        "task": task.group(1) if task else None,
+        "slots": RATING_RE.findall(page),
+        "texts": [html.unescape(text) for text in DESCRIPTION_RE.findall(page)],
+        "csrf": (CSRF_RE.search(page) or [None, None])[1],
+    }
+
+
+def answer(task: dict, values=None, best_index=0, **extra) -> dict:
+    """Form data rating every slot (default 5, 4, 3, ...) and picking slot `best_index` as best."""
+    values = values or [max(1, 5 - i) for i in range(len(task["slots"]))]
+    data = {"task": task["task"]}
+    for token, value in zip(task["slots"], values):
+        data[f"rating-{token}"] = str(value)
+    if best_index is not None:
+        data["best"] = task["slots"][best_index]
+    if task.get("csrf"):
+        data["csrfmiddlewaretoken"] = task["csrf"]
+    data.update(extra)
+    return data
