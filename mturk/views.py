@@ -13,9 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from evaluation import services as rating
-from evaluation.models import Rater, Response, Study
+from evaluation.models import Assignment, Rater, Response, Study
 
 from .models import Hit, ParticipantSession, Publication
+from .preview import preview_task
 from .prolific import COMPLETION_URL
 from .status import study_status_html
 
@@ -58,7 +59,7 @@ def mturk_task(request, hit_token):
     base = {"hit": hit, "assignment_id": assignment_id, "external_submit_url": submit_url}
 
     if not assignment_id or assignment_id == PREVIEW_ASSIGNMENT_ID:
-        return render(request, "mturk/task.html", {**base, "preview": True, **rating.preview_context(hit.study_neuron)})
+        return render(request, "mturk/task.html", {**base, "preview": True, "task": preview_task(hit.study_neuron)})
     if not worker_id or submit_url is None:
         return HttpResponseBadRequest("This page must be opened from the MTurk HIT (workerId and turkSubmitTo are missing).")
 
@@ -73,13 +74,16 @@ def mturk_task(request, hit_token):
         return render(request, "mturk/already_answered.html", base, status=409)
 
     if request.method == "GET":
-        assignment = rating.claim_assignment_for_neuron(rater, hit.study_neuron)
+        try:
+            assignment = rating.claim_assignment_for_neuron(rater, hit.study_neuron)
+        except rating.AlreadyAnswered:
+            return render(request, "mturk/already_answered.html", base, status=409)
         return _render_form(request, base, assignment, assignment_id, worker_id)
 
     claim = _read_claim(request.POST.get("claim"), hit.publication.assignment_duration_seconds + 3600)
     if not claim or claim["external_id"] != assignment_id:
         return HttpResponseBadRequest("This submission does not carry a valid claim for the assignment; reload the HIT.")
-    assignment = get_object_or_404(rating.Assignment, pk=claim["assignment"], rater=rater, study_neuron=hit.study_neuron)
+    assignment = get_object_or_404(Assignment, pk=claim["assignment"], rater=rater, study_neuron=hit.study_neuron)
     try:
         rating.submit_response(assignment, request.POST, source=Response.Source.MTURK, external_id=assignment_id)
     except rating.SubmissionError as error:
@@ -90,7 +94,7 @@ def mturk_task(request, hit_token):
 def _render_form(request, base, assignment, assignment_id, worker_id, error="", status=200):
     context = {
         **base,
-        **rating.task_context(assignment),
+        "task": rating.task_context(assignment),
         "preview": False,
         "claim": _sign_claim(assignment, assignment_id),
         "worker_id": worker_id,
@@ -142,7 +146,7 @@ def prolific_task(request, session_id):
         claim = _read_claim(request.POST.get("claim"), 24 * 3600)
         if not claim or claim["external_id"] != session_id:
             return HttpResponseBadRequest("This submission does not belong to your session; reload the page.")
-        posted = get_object_or_404(rating.Assignment, pk=claim["assignment"], rater=session.rater)
+        posted = get_object_or_404(Assignment, pk=claim["assignment"], rater=session.rater)
         try:
             rating.submit_response(posted, request.POST, source=Response.Source.PROLIFIC, external_id=session_id)
         except rating.SubmissionError as error_:
@@ -151,7 +155,7 @@ def prolific_task(request, session_id):
         else:
             return redirect("mturk:prolific_task", session_id=session_id)
     context = {
-        **rating.task_context(assignment),
+        "task": rating.task_context(assignment),
         "session": session,
         "progress_done": done_count,
         "progress_total": publication.batch_size,
