@@ -17,7 +17,8 @@ def https_site(settings):
 
 @pytest.fixture
 def crowd_study(db):
-    network = build_explained_network(layers=("layer1",), units_per_layer=2, images=10)
+    texts = {"netdissect": "red circles", "clip-dissect-annotations": "round <b>shapes</b>", "shuffled-control": "stripes"}
+    network = build_explained_network(layers=("layer1",), units_per_layer=2, images=10, texts=texts)
     return create_study("crowd", network=network, methods=METHOD_NAMES, layers=["layer1"], per_layer=2, seed=0)
 
 
