@@ -17,6 +17,9 @@ from ..models import CrowdAssignment, ParticipantSession, Publication
 from ..prolific import ProlificClient, ProlificError
 from .base import CrowdProvider, Report
 
+# Prolific refuses studies paying less than its minimum hourly rate ("£6 / $8 per hour",
+# https://docs.prolific.com/documentation/cookbooks/longitudinal-or-multi-part-studies).
+MINIMUM_HOURLY_REWARD_CENTS = 800
 # Prolific's category for a failed consistency check (see "Approve or reject a submission").
 REJECTION_CATEGORY = "FAILED_CHECK"
 # A batch is rejected (under the reject policy) only when most of its responses are invalid:
@@ -75,6 +78,13 @@ class ProlificProvider(CrowdProvider):
 
     def create_draft(self, site_url=None):
         """Create the draft study once; a repeat returns the same Prolific id."""
+        hourly = reward_cents(self.publication) * 60 / self.publication.estimated_minutes
+        if hourly < MINIMUM_HOURLY_REWARD_CENTS:
+            raise ProlificError(
+                f"a batch of {self.publication.batch_size} at ${self.publication.reward} per response pays "
+                f"${hourly / 100:.2f} an hour for {self.publication.estimated_minutes} minutes; Prolific's minimum is "
+                f"${MINIMUM_HOURLY_REWARD_CENTS / 100:.2f} an hour: raise the reward or the batch size, or lower the time"
+            )
         self.ensure_completion_code()
         payload = draft_study_payload(self.publication, site_url)
 
