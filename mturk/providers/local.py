@@ -1,6 +1,4 @@
 """Local volunteers: personal links from the evaluation app; nobody is paid, nothing to harvest."""
-from django.conf import settings
-
 from ..cost import CostEstimate
 from .base import CrowdProvider, Report
 
@@ -13,12 +11,12 @@ class LocalProvider(CrowdProvider):
         self.rater_count = rater_count
 
     def publish(self, limit=None, show_progress=True):
-        from evaluation.services import invite_raters
+        from evaluation.services import invite_raters, rater_link
 
         report = Report()
         count = limit or self.rater_count or self.study.raters_per_neuron
         for rater in invite_raters(self.study, count):
-            report.add("invited rater", f"{settings.SITE_URL}/r/{rater.token}/")
+            report.add("invited rater", rater_link(rater))
         return report
 
     def harvest(self):
