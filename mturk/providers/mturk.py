@@ -15,6 +15,7 @@ from ..cost import estimate_mturk_cost, mturk_assignment_fee, mturk_bonus_fee
 from ..hits import create_hit_request, hit_request_token
 from ..ledger import NOT_SENT, recorded_call
 from ..models import CrowdAssignment, Hit
+from ..storage import ImageStorageError, check_images_reachable_for
 from .base import CrowdProvider, Report
 
 # UpdateExpirationForHIT with a time in the past expires a HIT at once (MTurk API reference).
@@ -51,6 +52,10 @@ class MTurkProvider(CrowdProvider):
     # ---- publish -------------------------------------------------------------------------------
 
     def publish(self, limit=None, show_progress=True, site_url=None):
+        try:
+            check_images_reachable_for(self.publication)
+        except ImageStorageError as error:
+            raise MTurkError(str(error)) from None
         report = Report()
         missing = [
             study_neuron

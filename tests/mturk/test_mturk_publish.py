@@ -170,3 +170,19 @@ def test_a_duplicate_token_answer_is_resolved_by_looking_the_hit_up(publication,
 
     assert list(publication.hits.values_list("hit_id", "status")) == [(hit_id(0), "published")]
     assert LedgerEntry.objects.get().state == LedgerEntry.State.DONE
+
+
+@pytest.mark.django_db
+def test_presigned_image_urls_must_outlive_the_hit(publication, settings, stubbed_mturk):
+    from mturk.providers.mturk import MTurkError
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "neuron-images", "querystring_auth": True, "querystring_expire": 3600},
+        },
+    }
+    with pytest.raises(MTurkError, match="presigned image URLs expire after 3600 s but the HIT lives 604800 s"):
+        MTurkProvider(publication).publish(show_progress=False)
+    assert publication.hits.count() == 0

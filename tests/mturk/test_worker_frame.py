@@ -1,5 +1,6 @@
 """The task page as MTurk's worker frame loads it: preview, accept, submit, resubmit."""
 import re
+import time
 
 import pytest
 
@@ -130,3 +131,26 @@ def test_a_page_opened_outside_mturk_or_posting_elsewhere_is_refused(client, hit
     page = client.get(f"/mturk/task/{hit.request_token}/", {**frame_params(hit), "turkSubmitTo": "https://evil.example.com"})
     assert page.status_code == 400
     assert Response.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_with_s3_storage_the_frame_shows_presigned_image_urls_that_outlive_the_hit(client, hits, settings, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": "neuron-images", "region_name": "us-east-1", "querystring_auth": True,
+                        "querystring_expire": 7 * 24 * 3600},
+        },
+    }
+    hit = hits[0]
+
+    html = client.get(f"/mturk/task/{hit.request_token}/", {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE"}).content.decode()
+
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert len(images) == 10
+    assert all(url.startswith("https://neuron-images.s3.amazonaws.com/probes/") for url in images)
+    expiries = [int(re.search(r"Expires=(\d+)", url).group(1)) for url in images]
+    assert min(expiries) - time.time() >= 7 * 24 * 3600 - 60  # presigned for the HIT's 7-day lifetime
