@@ -44,8 +44,9 @@ def recorded_call(key, operation, params, send, *, publication=None, amount=None
         return entry.result
     if entry and entry.state == LedgerEntry.State.PENDING:
         if reconcile is None:
+            target = key.split(":", 1)[-1]
             raise LedgerConflict(
-                f"{operation} {key} was started at {entry.started_at:%Y-%m-%d %H:%M:%S} and its outcome was never "
+                f"{operation} {target} was started at {entry.started_at:%Y-%m-%d %H:%M:%S} and its outcome was never "
                 "recorded; check it on the provider and settle the ledger entry in the admin before retrying."
             )
         found = reconcile(entry)

@@ -3,6 +3,7 @@ from collections import Counter
 
 from django.template.loader import render_to_string
 
+from .cost import mturk_assignment_fee
 from .models import Hit, LedgerEntry, Publication
 
 
@@ -28,7 +29,7 @@ def publication_status(publication):
     for counts in counts_by_hit.values():
         all_counts.update(counts)
     ledger = publication.ledger.all()
-    spend = sum((entry.amount or 0) for entry in ledger if entry.state == LedgerEntry.State.DONE)
+    spend = spend_so_far(publication, all_counts["APPROVED"], ledger)
     return {
         "publication": publication,
         "hits": hits,
@@ -38,6 +39,20 @@ def publication_status(publication):
         "spend": spend,
         "unsettled": [entry for entry in ledger if entry.state == LedgerEntry.State.PENDING],
     }
+
+
+def spend_so_far(publication, approved, ledger):
+    """Approved work (also work MTurk approved on its own after the auto-approval delay) plus bonuses paid."""
+    if publication.provider == Publication.Provider.MTURK:
+        per_approval = publication.reward + mturk_assignment_fee(publication.reward, publication.study.raters_per_neuron)
+    else:
+        per_approval = publication.reward * publication.batch_size
+    bonuses = sum(
+        (entry.amount or 0)
+        for entry in ledger
+        if entry.state == LedgerEntry.State.DONE and entry.operation in {"SendBonus", "ProlificBonusPay"}
+    )
+    return per_approval * approved + bonuses
 
 
 def study_status(study):

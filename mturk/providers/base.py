@@ -53,11 +53,3 @@ class CrowdProvider(ABC):
     @abstractmethod
     def estimate(self):
         """A cost.CostEstimate for the whole study."""
-
-    def spend_so_far(self):
-        from django.db.models import Sum
-
-        from ..models import LedgerEntry
-
-        total = self.publication.ledger.filter(state=LedgerEntry.State.DONE).aggregate(total=Sum("amount"))["total"]
-        return total or 0

@@ -215,3 +215,31 @@ def test_an_entry_url_without_prolific_parameters_is_refused(client, prolific_pu
     page = client.get(f"/mturk/prolific/{prolific_publication.pk}/start/", {"PROLIFIC_PID": "PIDA"})
     assert page.status_code == 400
     assert "STUDY_ID, SESSION_ID" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_bonus_payment_cut_off_by_a_crash_is_never_paid_again_automatically(prolific_publication, monkeypatch):
+    from mturk import ledger
+    from mturk.ledger import LedgerConflict
+
+    Publication.objects.filter(pk=prolific_publication.pk).update(external_id="STUDY1")
+    prolific_publication.refresh_from_db()
+    CrowdAssignment.objects.create(publication=prolific_publication, external_id="SUB1", worker_id="PIDA", provider_status="APPROVED")
+    server = FakeProlific([
+        ("POST", API + "submissions/bonus-payments/", {"study_id": "STUDY1", "csv_bonuses": "PIDA,0.40\n"}, {"id": "BULK1"}),
+        ("POST", API + "bulk-bonus-payments/BULK1/pay/", None, {}),
+    ])
+    real_finish = ledger._finish
+
+    def crash_when_payment_returns(entry, result):
+        if entry.operation == "ProlificBonusPay":
+            raise RuntimeError("killed")
+        return real_finish(entry, result)
+
+    with monkeypatch.context() as patched, pytest.raises(RuntimeError):
+        patched.setattr(ledger, "_finish", crash_when_payment_returns)
+        server.provider(prolific_publication).bonus("PIDA", "0.40", "careful work")
+
+    with pytest.raises(LedgerConflict, match="ProlificBonusPay BULK1 was started .* never recorded"):
+        server.provider(prolific_publication).bonus("PIDA", "0.40", "careful work")
+    assert len(server.sent) == 2  # the payment was sent once, and only once

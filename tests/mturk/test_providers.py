@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from mturk.models import Hit, LedgerEntry, Publication
+from mturk.models import CrowdAssignment, Hit, LedgerEntry, Publication
 from mturk.providers import get_provider
 from mturk.providers.base import CrowdProvider
 from mturk.providers.local import LocalProvider
@@ -38,22 +38,26 @@ def test_local_volunteers_get_personal_links_and_cost_nothing(crowd_study):
 
 @pytest.mark.django_db
 def test_status_fragment_and_page_show_hits_and_spend(client, admin_user, publication):
-    Hit.objects.create(
+    hit = Hit.objects.create(
         publication=publication, study_neuron=publication.study.study_neurons.first(), request_token="ne-x",
         hit_id="3NEURONHIT00000000000000000000", max_assignments=3, status="published", assignments_available=1,
-        assignments_pending=2,
+        assignments_pending=1,
     )
-    LedgerEntry.objects.create(publication=publication, key="a", operation="ApproveAssignment", amount="0.10", state="done")
+    # One approved by us, one auto-approved by MTurk, one waiting: $0.08 + $0.02 fee for each approved.
+    for n, status in enumerate(["Approved", "Approved", "Submitted"]):
+        CrowdAssignment.objects.create(publication=publication, hit=hit, external_id=f"A{n}", worker_id=f"W{n}", provider_status=status)
+    LedgerEntry.objects.create(publication=publication, key="a", operation="SendBonus", amount="0.30", state="done")
     LedgerEntry.objects.create(publication=publication, key="b", operation="ApproveAssignment", amount="0.10", state="pending")
 
     fragment = study_status_html(publication.study)
 
-    assert "3NEURONHIT00000000000000000000" in fragment
-    assert "Spend so far: $0.10" in fragment
+    assert "<td>3NEURONHIT00000000000000000000</td>" in fragment
+    assert "<td>1</td><td>1</td>\n              <td>1</td><td>2</td><td>0</td>" in fragment
+    assert "Spend so far: $0.50" in fragment
     assert "1 call(s) with an unknown outcome" in fragment
     assert client.get("/mturk/studies/crowd/").status_code == 302  # researchers only
     client.force_login(admin_user)
-    assert "Spend so far: $0.10" in client.get("/mturk/studies/crowd/").content.decode()
+    assert "Spend so far: $0.50" in client.get("/mturk/studies/crowd/").content.decode()
 
 
 @pytest.mark.django_db
