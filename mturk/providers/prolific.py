@@ -12,7 +12,7 @@ from django.utils import timezone
 from evaluation.models import Response
 
 from ..cost import CostEstimate
-from ..ledger import LedgerConflict, NOT_SENT, recorded_call
+from ..ledger import NOT_SENT, recorded_call
 from ..models import CrowdAssignment, ParticipantSession, Publication
 from ..prolific import ProlificClient, ProlificError
 from .base import CrowdProvider, Report
@@ -258,6 +258,3 @@ class ProlificProvider(CrowdProvider):
             fee_total=fee_total,
             valid_rate=valid_rate,
         )
-
-
-__all__ = ["ProlificProvider", "LedgerConflict", "entry_url", "draft_study_payload"]

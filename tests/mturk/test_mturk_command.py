@@ -96,3 +96,33 @@ def test_status_command_lists_hits_and_spend(publication):
     assert "HITs published: 1 of 1" in out.getvalue()
     assert "available 2, pending 1, submitted 0, approved 0, rejected 0" in out.getvalue()
     assert "spend so far: $0.00" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_production_bonus_is_paid_only_after_its_cost_is_typed_back(publication, stubbed_mturk, monkeypatch):
+    from mturk.models import CrowdAssignment
+
+    client, stubber = stubbed_mturk
+    Publication.objects.filter(pk=publication.pk).update(production=True)
+    CrowdAssignment.objects.create(publication=publication, external_id="3ASSIGNMENT0000000000000000001",
+                                   worker_id="WORKERA", provider_status="Approved")
+    prompts = []
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or "0.60")
+    stubber.add_response("send_bonus", {}, None)
+    out = StringIO()
+
+    call_command("mturk", "bonus", "--study", "crowd", "--production", "--assignment", "3ASSIGNMENT0000000000000000001",
+                 "--amount", "0.50", "--reason", "Careful work", stdout=out)
+
+    assert prompts == ["Type the total cost 0.60 to go on: "]
+    assert "Bonus $0.50 plus fee: $0.60" in out.getvalue()
+    assert "sent bonus 3ASSIGNMENT0000000000000000001: $0.50 to WORKERA" in out.getvalue()
+
+
+def test_the_client_talks_to_the_sandbox_unless_production_is_asked_for(monkeypatch):
+    from mturk.client import mturk_client
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert mturk_client().meta.endpoint_url == "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+    assert mturk_client(production=True).meta.endpoint_url == "https://mturk-requester.us-east-1.amazonaws.com"

@@ -3,6 +3,7 @@ import re
 import time
 
 import pytest
+from django.test import Client
 
 from evaluation.models import Response
 from mturk.models import Hit, Publication
@@ -52,7 +53,9 @@ def test_other_pages_still_refuse_to_be_framed(client, admin_user):
 
 
 @pytest.mark.django_db
-def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothing(client, hits):
+def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothing(hits):
+    # Inside MTurk's frame the browser sends no CSRF cookie of this site: the post must still work.
+    client = Client(enforce_csrf_checks=True)
     hit = hits[0]
     params = frame_params(hit)
     page = client.get(f"/mturk/task/{hit.request_token}/", params)

@@ -28,12 +28,12 @@ def get_publication(study, provider, production=False, **design):
     return publication
 
 
-def confirm_production(command, estimate, what):
+def confirm_production(command, what, lines, total):
     """Ask for the total to be typed back, so nobody spends money by reflex."""
     command.stdout.write(command.style.WARNING(f"PRODUCTION: this will {what} with real money."))
-    for line in estimate.lines():
+    for line in lines:
         command.stdout.write("  " + line)
-    expected = f"{estimate.total:.2f}"
+    expected = f"{total:.2f}"
     typed = input(f"Type the total cost {expected} to go on: ").strip().lstrip("$")
     if typed != expected:
         raise CommandError(f"confirmation {typed!r} does not match {expected}; nothing was done")

@@ -4,6 +4,7 @@ from decimal import Decimal, InvalidOperation
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.core.management.base import BaseCommand, CommandError
 
+from ...cost import mturk_assignment_fee, mturk_bonus_fee
 from ...models import Publication
 from ...providers.mturk import MTurkError, MTurkProvider
 from ...status import study_status_lines
@@ -66,7 +67,8 @@ class Command(BaseCommand):
             if action == "estimate":
                 return self.estimate(provider)
             if production and action in MONEY_MOVING and not dry_run:
-                confirm_production(self, provider.estimate(), f"{action} study {study.name} on MTurk")
+                lines, total = self.production_cost(provider, action, options)
+                confirm_production(self, f"{action} study {study.name} on MTurk", lines, total)
             write_report(self, self.run_action(provider, action, dry_run, options))
         except (MTurkError, ValueError) as error:
             raise CommandError(str(error)) from None
@@ -120,6 +122,26 @@ class Command(BaseCommand):
                 done=False,
             )
         return report
+
+    def production_cost(self, provider, action, options):
+        """What this action can spend at most, for the typed confirmation."""
+        publication = provider.publication
+        per_assignment = publication.reward + mturk_assignment_fee(publication.reward, provider.study.raters_per_neuron)
+        if action == "publish":
+            estimate = provider.estimate()
+            return estimate.lines(), estimate.total
+        if action in {"review", "pay"}:
+            waiting = publication.crowd_assignments.filter(provider_status="Submitted", decision="").count()
+            total = per_assignment * waiting
+            return [f"Up to {waiting} approvals at ${per_assignment:.2f} (reward and fee): ${total:.2f}"], total
+        if action == "bonus":
+            amount = options["amount"] or Decimal("0")
+            total = amount + mturk_bonus_fee(amount)
+            return [f"Bonus ${amount:.2f} plus fee: ${total:.2f}"], total
+        preview = provider.top_up(dry_run=True)
+        extra = sum(int(a.detail.lstrip("+")) for a in preview.actions)
+        total = per_assignment * extra
+        return [f"{extra} more assignments at ${per_assignment:.2f}: up to ${total:.2f}"], total
 
     def estimate(self, provider):
         for line in provider.estimate().lines():

@@ -68,7 +68,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"[dry-run] would publish {study.name} on Prolific")
                     return
                 if not options["yes"]:
-                    confirm_production(self, provider.estimate(), f"publish study {study.name} on Prolific")
+                    estimate = provider.estimate()
+                    confirm_production(self, f"publish study {study.name} on Prolific", estimate.lines(), estimate.total)
                 write_report(self, provider.publish())
             elif action == "harvest":
                 write_report(self, provider.harvest())
