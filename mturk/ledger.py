@@ -76,11 +76,15 @@ def recorded_call(key, operation, params, send, *, publication=None, amount=None
 
 
 def _provider_refused(error):
+    """True only when the provider clearly refused the request; a server fault may have acted on it."""
     from botocore.exceptions import ClientError
 
     from .prolific import ProlificError
 
-    return isinstance(error, (ClientError, ProlificError)) and not getattr(error, "maybe_sent", False)
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        return error.response.get("Error", {}).get("Code") != "ServiceFault" and status < 500
+    return isinstance(error, ProlificError) and not error.maybe_sent
 
 
 def _finish(entry, result):

@@ -29,7 +29,10 @@ class ProlificClient:
         except httpx.TransportError as error:
             raise ProlificError(f"Prolific {method} {path}: {error}", maybe_sent=method != "GET") from error
         if answer.status_code >= 400:
-            raise ProlificError(f"Prolific {method} {path} answered {answer.status_code}: {answer.text[:500]}")
+            raise ProlificError(
+                f"Prolific {method} {path} answered {answer.status_code}: {answer.text[:500]}",
+                maybe_sent=answer.status_code >= 500 and method != "GET",
+            )
         return answer.json() if answer.content else {}
 
     # Studies
