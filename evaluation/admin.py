@@ -21,12 +21,12 @@ class StudyAdmin(admin.ModelAdmin):
     def invite_three_raters(self, request, queryset):
         for study in queryset:
             for rater in services.invite_raters(study, 3):
-                self.message_user(request, f"{study.name}: {services.rater_link(rater)}", messages.SUCCESS)
+                self.message_user(request, f"New rater link for {study.name}: {services.rater_link(rater)}", messages.SUCCESS)
 
     @admin.action(description="Enable the open volunteer link")
     def enable_open_link(self, request, queryset):
         for study in queryset:
-            self.message_user(request, f"{study.name}: {services.enable_open_link(study)}", messages.SUCCESS)
+            self.message_user(request, f"Open volunteer link for {study.name}: {services.enable_open_link(study)}", messages.SUCCESS)
 
     @admin.action(description="Open for rating")
     def open_study(self, request, queryset):

@@ -15,3 +15,16 @@ def isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.MEDIA_ROOT.mkdir()
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request):
+    """SQLite test databases live in a file, as in production, so live-server tests
+    run real concurrent connections (an in-memory database is one shared connection)."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    if default["ENGINE"] == "django.db.backends.sqlite3" and not default.get("TEST", {}).get("NAME"):
+        worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+        folder = tempfile.mkdtemp(prefix="neuroneval-test-db-")
+        default.setdefault("TEST", {})["NAME"] = os.path.join(folder, f"test-{worker}.sqlite3")

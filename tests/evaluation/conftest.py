@@ -30,29 +30,32 @@ def tiny_png(index: int, size: int = 48) -> bytes:
     return buffer.getvalue()
 
 
-def build_explained_network(layers=("layer1", "layer2"), units_per_layer=6, images=12, top_k=10, texts=None):
+def build_explained_network(layers=("layer1", "layer2"), units_per_layer=6, images=12, top_k=10, texts=None, image_size=48):
     """Network, probe images, top images and one rank-1 explanation per method for every unit."""
     network = Network.objects.create(name="tiny-cnn", architecture="demo-cnn")
     dataset = ProbeDataset.objects.create(name="tiny-probe", kind=ProbeDataset.Kind.SYNTHETIC, seed=0)
     probe_images = []
     for index in range(images):
         probe_image = ProbeImage(dataset=dataset, index=index)
-        probe_image.image.save(f"tiny-{index}.png", ContentFile(tiny_png(index)), save=False)
+        probe_image.image.save(f"tiny-{index}.png", ContentFile(tiny_png(index, image_size)), save=False)
         probe_image.save()
         probe_images.append(probe_image)
     methods = [Method.objects.create(name=name, display_name=name.title()) for name in METHOD_NAMES]
     for order, layer_name in enumerate(layers):
         layer = Layer.objects.create(network=network, name=layer_name, order=order, unit_count=units_per_layer)
-        for unit in range(units_per_layer):
-            neuron = Neuron.objects.create(layer=layer, unit=unit)
-            for rank in range(top_k):
-                TopImage.objects.create(
-                    neuron=neuron, dataset=dataset, image=probe_images[(unit + rank) % images], rank=rank,
-                    activation=float(top_k - rank),
-                )
-            for method in methods:
-                text = (texts or {}).get(method.name, f"{method.name} says {layer_name} unit {unit}")
-                Explanation.objects.create(method=method, neuron=neuron, rank=1, text=text)
+        neurons = Neuron.objects.bulk_create(Neuron(layer=layer, unit=unit) for unit in range(units_per_layer))
+        TopImage.objects.bulk_create(
+            TopImage(neuron=neuron, dataset=dataset, image=probe_images[(neuron.unit + rank) % images], rank=rank,
+                     activation=float(top_k - rank))
+            for neuron in neurons
+            for rank in range(top_k)
+        )
+        Explanation.objects.bulk_create(
+            Explanation(method=method, neuron=neuron, rank=1,
+                        text=(texts or {}).get(method.name, f"{method.name} says {layer_name} unit {neuron.unit}"))
+            for neuron in neurons
+            for method in methods
+        )
     return network
 
 

@@ -1,0 +1,26 @@
+# The platform's web image: same requirements as CI, gunicorn in front of Django.
+# Embedded default: SQLite and media under /app/var (mount a volume there).
+# Scale-out: set DATABASE_URL=postgres://..., CELERY_BROKER_URL=redis://..., NEURONEVAL_MEDIA_STORAGE=s3.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    NEURONEVAL_VAR_DIR=/app/var \
+    DJANGO_DEBUG=0 \
+    HF_HUB_OFFLINE=1
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --upgrade pip && pip install -r requirements.txt
+
+COPY . .
+# The build-time key only signs nothing: collectstatic needs settings to load.
+RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+    && useradd --create-home --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
+USER app
+VOLUME ["/app/var"]
+EXPOSE 8000
+
+# Static files are collected again at start so a reused volume never serves an older release's.
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py collectstatic --noinput -v 0 && exec gunicorn config.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --timeout ${GUNICORN_TIMEOUT:-120} --access-logfile -"]

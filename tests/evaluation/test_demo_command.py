@@ -1,0 +1,26 @@
+"""The demo's second run reuses the study and prints the same links and login.
+(The first run needs the explanation engine: synthetic probe, demo CNN, offline methods.)"""
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from evaluation.services import create_study
+
+from .conftest import METHOD_NAMES
+
+
+@pytest.mark.django_db
+def test_demo_reuses_an_existing_study_and_prints_links_and_login(explained_network):
+    create_study("demo", network=explained_network, methods=METHOD_NAMES, per_layer=3)
+    first, second = StringIO(), StringIO()
+    call_command("demo", "--no-serve", stdout=first)
+    call_command("demo", "--no-serve", stdout=second)
+    links = re.findall(r"http://127\.0\.0\.1:8000/r/\S+/", first.getvalue())
+    assert len(links) == 3 and links == re.findall(r"http://127\.0\.0\.1:8000/r/\S+/", second.getvalue())
+    assert "Reusing study 'demo' (6 neurons)" in second.getvalue()
+    password = re.search(r"login 'researcher', password '([^']+)'", first.getvalue()).group(1)
+    assert password in second.getvalue()
+    assert authenticate(username="researcher", password=password) is not None

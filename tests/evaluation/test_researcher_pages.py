@@ -1,0 +1,110 @@
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from evaluation.models import Rater, Response
+
+from .helpers import answer, read_task
+
+
+@pytest.fixture
+def researcher(db):
+    user = User.objects.create_superuser("researcher", "r@example.org", "pw-for-tests")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def play(rater, values=(5, 3, 1), best_index=0):
+    browser = Client()
+    url = reverse("evaluation:rater_task", args=[rater.token])
+    task = read_task(browser.get(url).content.decode())
+    assert browser.post(url, answer(task, values=list(values), best_index=best_index)).status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["evaluation:study_list", "evaluation:study_detail", "evaluation:study_responses_csv"])
+def test_researcher_pages_need_login(client, small_study, name):
+    url = reverse(name) if name.endswith("list") else reverse(name, args=[small_study.name])
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_login_page_renders(client):
+    assert "Researcher login" in client.get("/accounts/login/").content.decode()
+
+
+@pytest.mark.django_db
+def test_study_page_shows_progress_per_layer_and_valid_over_total(researcher, small_study, rater):
+    play(rater)  # valid
+    play(rater, values=(2, 4, 4), best_index=0)  # invalid: best rated below the highest
+    page = researcher.get(reverse("evaluation:study_detail", args=["small"])).content.decode()
+    assert "Valid / total responses: <strong>1 / 2</strong>" in page
+    assert "<td>layer1</td><td>3</td>" in page and "<td>layer2</td><td>3</td>" in page
+    assert "Responses over time" in page
+    try:
+        import analysis.report  # noqa: F401
+    except ImportError:
+        assert "analysis not installed" in page
+    listing = researcher.get(reverse("evaluation:study_list")).content.decode()
+    assert "1 / 2" in listing
+
+
+@pytest.mark.django_db
+def test_csv_download_has_one_row_per_rating_with_method_names(researcher, small_study, rater):
+    play(rater, values=(5, 3, 1), best_index=0)
+    response = researcher.get(reverse("evaluation:study_responses_csv", args=["small"]))
+    assert response["Content-Type"] == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 3
+    assert sorted(int(r["rating"]) for r in rows) == [1, 3, 5]
+    assert {r["method"] for r in rows} == {"netdissect", "clip-dissect-annotations", "shuffled-control"}
+    best = [r for r in rows if r["picked_best"] == "1"]
+    assert len(best) == 1 and best[0]["rating"] == "5" and best[0]["position"] == "0"
+    assert all(r["is_valid"] == "1" for r in rows)
+
+
+@pytest.mark.django_db
+def test_invite_links_from_the_study_page(researcher, small_study):
+    response = researcher.post(reverse("evaluation:study_invite", args=["small"]), {"count": "4"}, follow=True)
+    assert "Created 4 rater link(s)." in response.content.decode()
+    assert Rater.objects.filter(study=small_study, kind="invited").count() == 4
+    assert response.content.decode().count("http://127.0.0.1:8000/r/") == 4
+
+
+@pytest.mark.django_db
+def test_open_link_mints_one_rater_per_browser(researcher, small_study):
+    researcher.post(reverse("evaluation:study_open_link", args=["small"]))
+    small_study.refresh_from_db()
+    join = reverse("evaluation:open_link", args=[small_study.open_link_token])
+    first, second = Client(), Client()
+    home_1 = first.get(join)
+    assert first.get(join)["Location"] == home_1["Location"]  # same browser, same rater
+    assert second.get(join)["Location"] != home_1["Location"]
+    assert Rater.objects.filter(study=small_study, kind="open").count() == 2
+    assert first.get(home_1["Location"]).status_code == 200
+
+
+@pytest.mark.django_db
+def test_draft_study_links_do_not_open(client, small_study, rater):
+    small_study.status = "draft"
+    small_study.save()
+    response = client.get(reverse("evaluation:rater_task", args=[rater.token]))
+    assert response.status_code == 403 and "not started yet" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_admin_lists_every_evaluation_model(researcher, small_study, rater):
+    play(rater)
+    for model in ["study", "studymethod", "studyneuron", "studyimage", "studyitem", "rater", "assignment", "slot", "response", "rating"]:
+        assert researcher.get(f"/admin/evaluation/{model}/").status_code == 200, model
+    response = researcher.post(
+        "/admin/evaluation/study/", {"action": "invite_three_raters", "_selected_action": [small_study.pk], "index": 0, "select_across": 0}, follow=True
+    )
+    assert response.content.decode().count("New rater link for small: http://127.0.0.1:8000/r/") == 3
+    assert Response.objects.count() == 1
