@@ -1,4 +1,5 @@
 """Pages crowd workers see: the MTurk task inside the worker frame, and the Prolific batch session."""
+import functools
 from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
@@ -24,6 +25,24 @@ PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # Where MTurk may tell the page to post the finished assignment (turkSubmitTo).
 MTURK_SUBMIT_HOSTS = {"www.mturk.com", "workersandbox.mturk.com"}
 CLAIM_SALT = "mturk.claim"
+# Sites that frame the task page: the worker sites (production and sandbox) and the requester
+# sites' HIT preview.
+MTURK_FRAME_ANCESTORS = (
+    "https://worker.mturk.com https://workersandbox.mturk.com https://www.mturk.com "
+    "https://requester.mturk.com https://requestersandbox.mturk.com"
+)
+
+
+def frameable_by_mturk(view):
+    """Drop X-Frame-Options for this view only, and let browsers allow MTurk's sites (and no other) to frame it."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = f"frame-ancestors 'self' {MTURK_FRAME_ANCESTORS}"
+        return response
+
+    return xframe_options_exempt(wrapped)
 
 
 def _sign_claim(assignment, external_id):
@@ -47,7 +66,7 @@ def _external_submit_url(turk_submit_to):
 # The page lives inside MTurk's iframe: it must be frameable there, and the browser will not send this
 # site's (SameSite=Lax) CSRF cookie from inside a third-party frame. A signed claim naming the reserved
 # assignment takes the CSRF token's place: a forged post cannot name an assignment it was not given.
-@xframe_options_exempt
+@frameable_by_mturk
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def mturk_task(request, hit_token):

@@ -41,7 +41,10 @@ def test_preview_shows_images_and_descriptions_with_the_form_disabled(client, hi
     assert len(re.findall(r'type="radio"[^>]* disabled', html)) == 3 * 5 + 3
     assert "netdissect" not in html.lower() and "shuffled-control" not in html.lower()
     assert "round &lt;b&gt;shapes&lt;/b&gt;" in html and "<b>shapes" not in html
-    assert "X-Frame-Options" not in page.headers  # MTurk frames this page
+    assert "X-Frame-Options" not in page.headers  # MTurk frames this page, and only MTurk's sites may
+    assert page.headers["Content-Security-Policy"].startswith(
+        "frame-ancestors 'self' https://worker.mturk.com https://workersandbox.mturk.com"
+    )
     assert hit.study_neuron.study.raters.count() == 0  # a preview makes no rater
 
 
