@@ -1,0 +1,56 @@
+"""The shape of one HIT: its ExternalQuestion, qualifications and CreateHIT request."""
+import hashlib
+from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.urls import reverse
+
+EXTERNAL_QUESTION_NAMESPACE = (
+    "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"
+)
+
+
+def hit_request_token(publication, study_neuron):
+    """Same study and neuron, same token (<= 64 chars, MTurk's limit), so a retried CreateHIT makes no second HIT."""
+    where = "production" if publication.production else "sandbox"
+    study = publication.study
+    digest = hashlib.sha256(f"{study.name}:{study.pk}:{study_neuron.neuron_id}:{where}".encode()).hexdigest()[:40]
+    return f"ne-{digest}"
+
+
+def task_url(hit_token, site_url=None):
+    site_url = (site_url or settings.SITE_URL).rstrip("/")
+    if urlsplit(site_url).scheme != "https":
+        raise ValueError(
+            f"MTurk only frames HTTPS pages, and NEURONEVAL_SITE_URL is {site_url!r}; set it to this site's https:// address."
+        )
+    return site_url + reverse("mturk:task", args=[hit_token])
+
+
+def external_question_xml(url, frame_height):
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<ExternalQuestion xmlns="{EXTERNAL_QUESTION_NAMESPACE}">'
+        f"<ExternalURL>{escape(url)}</ExternalURL>"
+        f"<FrameHeight>{int(frame_height)}</FrameHeight>"
+        "</ExternalQuestion>"
+    )
+
+
+def create_hit_request(publication, study_neuron, hit_token, max_assignments, site_url=None):
+    return {
+        "MaxAssignments": max_assignments,
+        "AutoApprovalDelayInSeconds": publication.auto_approval_delay_seconds,
+        "LifetimeInSeconds": publication.lifetime_seconds,
+        "AssignmentDurationInSeconds": publication.assignment_duration_seconds,
+        "Reward": f"{publication.reward:.2f}",
+        "Title": publication.title,
+        "Keywords": publication.keywords,
+        "Description": publication.description,
+        "Question": external_question_xml(task_url(hit_token, site_url), publication.frame_height),
+        # Lets a lost CreateHIT answer be found again with ListHITs.
+        "RequesterAnnotation": hit_token,
+        "QualificationRequirements": publication.qualifications,
+        "UniqueRequestToken": hit_token,
+    }
