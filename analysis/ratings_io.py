@@ -26,10 +26,7 @@ from analysis.frames import ratings_frame
 from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod, StudyNeuron
 from explain.models import Layer, Method, Network, Neuron
 
-try:
-    from evaluation.validation import validate_response
-except ImportError:  # parallel-work fallback, removed when the evaluation branch is merged
-    from analysis.validity_fallback import validate_response_fallback as validate_response
+from evaluation.validation import validate_response
 
 REQUIRED_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",

@@ -10,6 +10,8 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("NEURONEVAL_VAR_DIR", BASE_DIR / "var"))
+# SQLite, media and caches live here; a fresh clone must not fail on its absence.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name, default=False):

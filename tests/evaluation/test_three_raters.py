@@ -65,7 +65,6 @@ def test_three_raters_complete_a_small_study(explained_network):
 
 @pytest.mark.django_db
 def test_comparison_table_counts_the_valid_responses_of_three_raters(explained_network):
-    pytest.importorskip("analysis.frames", reason="comparison_table comes with the analysis branch")
     study, _, _ = three_rater_study(explained_network)
     assert Response.objects.filter(study=study, is_valid=True).count() == 11
     out = StringIO()
