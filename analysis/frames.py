@@ -44,6 +44,29 @@ def study_layer_names(study: Study) -> list[str]:
     return list(Layer.objects.filter(pk__in=layer_ids).order_by("order", "name").values_list("name", flat=True))
 
 
+METRIC_COLUMNS = ["layer", "unit", "method", "metric", "value"]
+
+
+def metric_scores_frame(study) -> pd.DataFrame:
+    """Automatic metric scores (scoring.MetricScore) of the explanations the study froze, one row per score."""
+    from scoring.models import MetricScore
+
+    study = get_study(study)
+    items = StudyItem.objects.filter(study_neuron__study=study, explanation__isnull=False)
+    rows = MetricScore.objects.filter(explanation__in=items.values("explanation")).values_list(
+        "explanation_id", "metric", "value"
+    )
+    item_keys = {
+        explanation_id: (layer, unit, method)
+        for explanation_id, layer, unit, method in items.values_list(
+            "explanation_id", "study_neuron__neuron__layer__name", "study_neuron__neuron__unit", "method__name"
+        )
+    }
+    return pd.DataFrame.from_records(
+        [(*item_keys[explanation_id], metric, value) for explanation_id, metric, value in rows], columns=METRIC_COLUMNS
+    )
+
+
 def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     study = get_study(study)
     items = pd.DataFrame.from_records(

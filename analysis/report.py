@@ -5,7 +5,7 @@ import base64
 from html import escape
 
 from analysis import stats
-from analysis.frames import get_study, ratings_frame
+from analysis.frames import get_study, metric_scores_frame, ratings_frame
 from analysis.plots import figure_bytes, study_figures
 from analysis.services import Selection, comparison_for_frame
 from analysis.tables import comparison_html
@@ -20,8 +20,11 @@ _ALT_TEXT = {
 def study_results(study, selection: Selection | None = None, n_resamples: int = stats.DEFAULT_RESAMPLES):
     """(comparison table by layer, rows used, all rows) for a study."""
     selection = selection or Selection()
-    frame = ratings_frame(get_study(study))
-    table = comparison_for_frame(frame, selection, by_layer=True, n_resamples=n_resamples)
+    study = get_study(study)
+    frame = ratings_frame(study)
+    table = comparison_for_frame(
+        frame, selection, by_layer=True, n_resamples=n_resamples, metric_scores=metric_scores_frame(study)
+    )
     _, used = selection.apply(frame)
     return table, used, frame
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis import stats
-from analysis.frames import ratings_frame
+from analysis.frames import metric_scores_frame, ratings_frame
 
 
 @dataclass
@@ -40,6 +40,7 @@ def check_methods(frame: pd.DataFrame, methods: list[str] | None) -> None:
 def comparison_for_frame(
     frame: pd.DataFrame, selection: Selection | None = None, by_layer: bool = False,
     n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED, mixed_model: bool = False,
+    metric_scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     selection = selection or Selection()
     check_methods(frame, selection.methods)
@@ -52,8 +53,9 @@ def comparison_for_frame(
         by_scope = {(layer, method): row for layer, method, row in zip(means["layer"], means["method"], means.to_dict("records"))}
         for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
             table[column] = [by_scope.get((layer, method), {}).get(column) for layer, method in zip(table["layer"], table["method"])]
-    return table
+    return stats.add_metric_columns(table, metric_scores)
 
 
 def comparison_for_study(study, **options) -> pd.DataFrame:
+    options.setdefault("metric_scores", metric_scores_frame(study))
     return comparison_for_frame(ratings_frame(study), **options)

@@ -626,3 +626,28 @@ def position_bias(used: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+
+METRIC_COLUMN_PREFIX = "metric:"
+
+
+def add_metric_columns(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table with one `metric:<name>` column per automatic metric present in `scores`.
+
+    `scores` has columns layer, unit, method, metric, value (one row per scored explanation). A
+    cell is the mean over the scored explanations of that method in the row's scope (all layers
+    for overall rows); methods with no score in scope stay missing.
+    """
+    if scores is None or scores.empty:
+        return table
+    table = table.copy()
+    overall = scores.groupby(["method", "metric"])["value"].mean()
+    per_layer = scores.groupby(["layer", "method", "metric"])["value"].mean()
+    for metric in sorted(scores["metric"].unique()):
+        column = []
+        for layer, method in zip(table["layer"], table["method"]):
+            key = (method, metric) if layer is None or (isinstance(layer, float) and np.isnan(layer)) else (layer, method, metric)
+            source = overall if len(key) == 2 else per_layer
+            column.append(float(source[key]) if key in source.index else None)
+        table[f"{METRIC_COLUMN_PREFIX}{metric}"] = column
+    return table

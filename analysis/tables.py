@@ -101,11 +101,20 @@ def _best_mask(values: pd.Series) -> np.ndarray:
     return np.isclose(numbers, np.nanmax(numbers), rtol=0, atol=1e-12)
 
 
+def _metric_columns(table: pd.DataFrame) -> list[str]:
+    """Automatic-metric columns (analysis.stats.add_metric_columns), shown after the human ratings."""
+    return [c for c in table.columns if str(c).startswith("metric:")]
+
+
+def _metric_title(column: str) -> str:
+    return column.split(":", 1)[1]
+
+
 def _comparison_markdown(table: pd.DataFrame) -> str:
     header = [
         "Layer", "Method", "n", "Mean ± SE", "SD", "95% CI (t)", "95% CI (neuron bootstrap)",
         "Selected as best", "Best 95% CI (Wilson)", "Valid / invalid",
-    ]
+    ] + [markdown_escape(_metric_title(c)) for c in _metric_columns(table)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for _, scope in _scopes(table):
         top_mean, top_best = _best_mask(scope["mean"]), _best_mask(scope["best_rate"])
@@ -123,6 +132,7 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
                 best, _interval(row.best_ci_low, row.best_ci_high, _percent),
                 f"{row.n_valid} / {row.n_invalid}",
             ]
+            cells += [_number(scope[c].iloc[i], 3) for c in _metric_columns(table)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -156,13 +166,18 @@ def comparison_latex(table: pd.DataFrame) -> str:
                 best_cells.append(f"\\textbf{{{body}}}" if top_best[i] else body)
         lines.append(" & ".join([f"{prefix}Mean rating"] + mean_cells) + r" \\")
         lines.append(" & ".join([f"{prefix}Selected as best"] + best_cells) + r" \\")
+        for column in _metric_columns(table):
+            values = [scope.at[m, column] for m in methods]
+            lines.append(" & ".join(
+                [f"{prefix}{latex_escape(_metric_title(column))}"] + ["--" if _is_missing(v) else f"{v:.3f}" for v in values]
+            ) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
 
 def comparison_html(table: pd.DataFrame) -> str:
     header = ["Layer", "Method", "n", "Mean ± SE", "95% CI (t)", "95% CI (neuron bootstrap)", "Selected as best",
-              "Best 95% CI", "Valid / invalid", "Invalid reasons"]
+              "Best 95% CI", "Valid / invalid", "Invalid reasons"] + [_metric_title(c) for c in _metric_columns(table)]
     out = ['<table class="comparison-table">', "<thead><tr>" + "".join(f"<th>{html_escape(h)}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     for _, scope in _scopes(table):
         top_mean, top_best = _best_mask(scope["mean"]), _best_mask(scope["best_rate"])
@@ -178,7 +193,7 @@ def comparison_html(table: pd.DataFrame) -> str:
                 html_escape(_interval(row.best_ci_low, row.best_ci_high, _percent)),
                 html_escape(f"{row.n_valid} / {row.n_invalid}"),
                 html_escape(str(row.invalid_reasons or "")),
-            ]
+            ] + [html_escape(_number(scope[c].iloc[i], 3)) for c in _metric_columns(table)]
             out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     out += ["</tbody>", "</table>"]
     return "\n".join(out) + "\n"

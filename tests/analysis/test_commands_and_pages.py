@@ -142,3 +142,34 @@ def test_commands_on_a_study_without_responses_say_so(db):
         run("compare_methods", "--study", study.name)
     with pytest.raises(CommandError, match="no responses"):
         run("plot_study", "--study", study.name, "--out", "/tmp/never-written")
+
+
+def test_comparison_table_shows_automatic_metric_means_beside_the_ratings(toy_study):
+    from evaluation.models import StudyItem
+    from explain.models import Explanation
+    from scoring.models import MetricScore
+
+    # Scores of 0.2 and 0.4 for alpha's descriptions in layer1, 0.9 for one of beta's in layer2.
+    scored = {("alpha", "layer1"): [0.2, 0.4], ("beta", "layer2"): [0.9]}
+    for (method, layer), values in scored.items():
+        items = StudyItem.objects.filter(
+            study_neuron__study=toy_study, method__name=method, study_neuron__neuron__layer__name=layer
+        ).order_by("study_neuron__neuron__unit")[: len(values)]
+        for item, value in zip(items, values):
+            item.explanation = Explanation.objects.create(method=item.method, neuron=item.study_neuron.neuron, text=item.text)
+            item.save()
+            MetricScore.objects.create(explanation=item.explanation, metric="text-cosine", value=value)
+
+    rows = json.loads(run("comparison_table", "--study", toy_study.name, "--format", "json", "--bootstrap", "20",
+                          "--by", "layer"))
+    cells = {(row["layer"], row["method"]): row["metric:text-cosine"] for row in rows}
+    assert cells[(None, "alpha")] == pytest.approx(0.3)
+    assert cells[(None, "beta")] == pytest.approx(0.9)
+    assert cells[(None, "shuffled-control")] is None
+    assert cells[("layer1", "alpha")] == pytest.approx(0.3)
+    assert cells[("layer2", "alpha")] is None
+    markdown = run("comparison_table", "--study", toy_study.name, "--format", "md", "--bootstrap", "20")
+    assert "| text-cosine |" in markdown.splitlines()[0] + " |"
+    assert "0.300" in markdown
+    latex = run("comparison_table", "--study", toy_study.name, "--format", "latex", "--bootstrap", "20")
+    assert "text-cosine & 0.300 & 0.900 & --" in latex

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.frames import ratings_frame
+from analysis.frames import metric_scores_frame, ratings_frame
 from analysis.services import comparison_for_frame
 from analysis.tables import FORMATS, render_comparison
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         try:
             table = comparison_for_frame(
                 frame, selection_from(options), by_layer=options["by"] == "layer", n_resamples=options["bootstrap"],
-                seed=options["seed"], mixed_model=options["mixed_model"],
+                seed=options["seed"], mixed_model=options["mixed_model"], metric_scores=metric_scores_frame(study),
             )
         except ValueError as error:
             raise CommandError(str(error))
