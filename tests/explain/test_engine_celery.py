@@ -1,14 +1,14 @@
 """The explain command queues its job on a real redis-server; a real Celery worker on the gpu queue runs it."""
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.processes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (.ci/run installs it)")
@@ -22,19 +22,6 @@ Network.objects.create(name="random-cnn", architecture="demo-cnn", weights_sourc
 """
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(condition, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise AssertionError(message)
 
 
 def test_queued_explain_job_is_run_by_a_celery_worker(tmp_path):
