@@ -57,5 +57,6 @@ def comparison_for_frame(
 
 
 def comparison_for_study(study, **options) -> pd.DataFrame:
-    options.setdefault("metric_scores", metric_scores_frame(study))
+    if "metric_scores" not in options:
+        options["metric_scores"] = metric_scores_frame(study)
     return comparison_for_frame(ratings_frame(study), **options)
