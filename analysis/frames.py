@@ -2,7 +2,9 @@
 
 One row per response x shown description. Columns: response_id, rater, network,
 layer, unit, method, rating, best, uninterpretable, none_fit, position,
-submitted_at, source, is_valid, invalid_reason, text. `best` is True on the
+submitted_at, source, is_valid, invalid_reason, text, excluded, exclusion_reason.
+`excluded` marks responses a researcher left out (evaluation.Exclusion, active
+ones only), with the reason in `exclusion_reason`. `best` is True on the
 row picked as best, False on the others, and missing on every row when the
 study asked no best question. frame.attrs carries the study's method and
 layer order, its name and whether it asked the best question.
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from evaluation.exclusions import excluded_response_reasons
 from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod
 from explain.models import Layer
 
 FRAME_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
-    "position", "submitted_at", "source", "is_valid", "invalid_reason", "text",
+    "position", "submitted_at", "source", "is_valid", "invalid_reason", "text", "excluded", "exclusion_reason",
 ]
 
 
@@ -116,10 +119,13 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     for flag in ("uninterpretable", "none_fit", "is_valid"):
         frame[flag] = frame[flag].astype(bool)
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
+    exclusion_reasons = excluded_response_reasons(study)
+    frame["exclusion_reason"] = frame["pk"].map(exclusion_reasons).astype(object).fillna("").astype(str)
+    frame["excluded"] = frame["exclusion_reason"] != ""
     frame = frame.sort_values(["submitted_at", "pk", "position", "item_id"], kind="stable")
     frame = frame[FRAME_COLUMNS].reset_index(drop=True)
     # Few distinct values over up to millions of rows: categories keep memory and grouping cheap.
-    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason"):
+    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason", "exclusion_reason"):
         frame[column] = frame[column].astype("category")
     frame.attrs = {
         "study": study.name,

@@ -17,14 +17,15 @@ class Selection:
     exclude_flagged: bool = False
     methods: list[str] | None = None
     exclude_raters: list[str] = field(default_factory=list)
+    include_excluded: bool = False
 
     def apply(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(rows in scope before the validity filter, rows used by the statistics)."""
         in_scope = stats.select_responses(
             frame, include_invalid=True, exclude_flagged=self.exclude_flagged, methods=self.methods,
-            exclude_raters=self.exclude_raters,
+            exclude_raters=self.exclude_raters, include_excluded=self.include_excluded,
         )
-        used = stats.select_responses(in_scope, include_invalid=self.include_invalid)
+        used = stats.select_responses(in_scope, include_invalid=self.include_invalid, include_excluded=True)
         return in_scope, used
 
 
@@ -53,7 +54,10 @@ def comparison_for_frame(
         by_scope = {(layer, method): row for layer, method, row in zip(means["layer"], means["method"], means.to_dict("records"))}
         for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
             table[column] = [by_scope.get((layer, method), {}).get(column) for layer, method in zip(table["layer"], table["method"])]
-    return stats.add_metric_columns(table, metric_scores)
+    table = stats.add_metric_columns(table, metric_scores)
+    if not selection.include_excluded:
+        table = stats.add_exclusion_columns(table, frame if not selection.methods else frame[frame["method"].isin(selection.methods)])
+    return table
 
 
 def comparison_for_study(study, **options) -> pd.DataFrame:

@@ -36,9 +36,16 @@ def select_responses(
     exclude_flagged: bool = False,
     methods: list[str] | None = None,
     exclude_raters: list[str] | None = None,
+    include_excluded: bool = False,
 ) -> pd.DataFrame:
-    """The rows an analysis uses; `methods` also fixes the column order downstream."""
+    """The rows an analysis uses; `methods` also fixes the column order downstream.
+
+    Responses a researcher excluded (column `excluded`, when the frame has it) are
+    left out unless `include_excluded`.
+    """
     keep = np.ones(len(frame), dtype=bool)
+    if not include_excluded and "excluded" in frame.columns:
+        keep &= ~frame["excluded"].to_numpy(dtype=bool)
     if not include_invalid:
         keep &= frame["is_valid"].to_numpy(dtype=bool)
     if exclude_flagged:
@@ -626,6 +633,38 @@ def position_bias(used: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+
+# ---------------------------------------------------------------- exclusions
+
+
+def exclusion_summary(frame: pd.DataFrame) -> dict:
+    """How many responses of the frame a researcher excluded, and how many for each reason."""
+    if "excluded" not in frame.columns:
+        return {"responses": 0, "reasons": {}}
+    excluded = frame.loc[frame["excluded"].to_numpy(dtype=bool)].drop_duplicates("response_id")
+    reasons = excluded["exclusion_reason"].astype(str).value_counts()
+    return {
+        "responses": int(len(excluded)),
+        "reasons": {str(reason): int(count) for reason, count in sorted(reasons.items()) if count},
+    }
+
+
+def add_exclusion_columns(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table with `n_excluded` (responses showing the row's method that were excluded, in its scope)."""
+    table = table.copy()
+    counts: dict = {}
+    if "excluded" in frame.columns:
+        excluded = frame.loc[frame["excluded"].to_numpy(dtype=bool)]
+        for (layer, method), count in excluded.groupby(["layer", "method"], observed=True).size().items():
+            for scope in (None, layer):
+                counts[(scope, method)] = counts.get((scope, method), 0) + int(count)
+    table["n_excluded"] = [
+        counts.get((None if layer is None or (isinstance(layer, float) and np.isnan(layer)) else layer, method), 0)
+        for layer, method in zip(table["layer"], table["method"])
+    ]
+    table.attrs["excluded"] = exclusion_summary(frame)
+    return table
 
 
 METRIC_COLUMN_PREFIX = "metric:"

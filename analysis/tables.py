@@ -110,6 +110,15 @@ def _metric_title(column: str) -> str:
     return column.split(":", 1)[1]
 
 
+def exclusion_note(table: pd.DataFrame) -> str:
+    """One sentence on the responses researchers excluded (table.attrs["excluded"]), or "" when none were."""
+    excluded = table.attrs.get("excluded") or {}
+    if not excluded.get("responses"):
+        return ""
+    reasons = "; ".join(f"{reason} ({count})" for reason, count in excluded.get("reasons", {}).items())
+    return f"Excluded by the researchers and left out of every figure: {excluded['responses']} responses ({reasons})."
+
+
 def _comparison_markdown(table: pd.DataFrame) -> str:
     header = [
         "Layer", "Method", "n", "Mean ± SE", "SD", "95% CI (t)", "95% CI (neuron bootstrap)",
@@ -134,6 +143,8 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
             ]
             cells += [_number(scope[c].iloc[i], 3) for c in _metric_columns(table)]
             lines.append("| " + " | ".join(cells) + " |")
+    if exclusion_note(table):
+        lines += ["", markdown_escape(exclusion_note(table))]
     return "\n".join(lines) + "\n"
 
 
@@ -196,6 +207,8 @@ def comparison_html(table: pd.DataFrame) -> str:
             ] + [html_escape(_number(scope[c].iloc[i], 3)) for c in _metric_columns(table)]
             out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     out += ["</tbody>", "</table>"]
+    if exclusion_note(table):
+        out.append(f'<p class="table-note">{html_escape(exclusion_note(table))}</p>')
     return "\n".join(out) + "\n"
 
 

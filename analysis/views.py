@@ -1,12 +1,11 @@
 """Researcher-only downloads of a study's results."""
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404
 
 from analysis.plots import PLOT_NAMES, figure_bytes, study_figures
 from analysis.report import study_results
 from analysis.tables import render_comparison
-from evaluation.models import Study
+from evaluation.permissions import get_visible_study_or_404
 
 _CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml", "csv": "text/csv", "md": "text/markdown",
                   "latex": "application/x-tex", "json": "application/json", "html": "text/html"}
@@ -14,7 +13,7 @@ _CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml", "csv": "text/csv",
 
 @login_required
 def study_plot(request, name, plot, fmt):
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name)
     if plot not in PLOT_NAMES or fmt not in ("png", "svg"):
         raise Http404("unknown plot")
     table, used, _ = study_results(study)
@@ -26,7 +25,7 @@ def study_plot(request, name, plot, fmt):
 
 @login_required
 def study_table(request, name, fmt):
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name)
     if fmt not in _CONTENT_TYPES or fmt in ("png", "svg"):
         raise Http404("unknown format")
     table, _, _ = study_results(study)

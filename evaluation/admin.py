@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
 from . import services
-from .models import Assignment, Rater, Rating, Response, Slot, Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
+from .permissions import studies_visible_to
+from .models import Assignment, Exclusion, Rater, Rating, Response, Slot, Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 
 
 class StudyMethodInline(admin.TabularInline):
@@ -16,6 +17,15 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ["name", "title"]
     inlines = [StudyMethodInline]
     actions = ["invite_three_raters", "enable_open_link", "open_study", "close_study"]
+    filter_horizontal = ["collaborators"]
+
+    def get_queryset(self, request):
+        return studies_visible_to(request.user)
+
+    def save_model(self, request, obj, form, change):
+        if not change and obj.owner_id is None:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Invite 3 raters (shows their links)")
     def invite_three_raters(self, request, queryset):
@@ -106,3 +116,18 @@ class ResponseAdmin(admin.ModelAdmin):
 class RatingAdmin(admin.ModelAdmin):
     list_display = ["response", "item", "position", "value"]
     raw_id_fields = ["response", "item"]
+
+
+@admin.register(Exclusion)
+class ExclusionAdmin(admin.ModelAdmin):
+    """Exclusions are made and lifted on the study page (with their reason and author); here they are read only."""
+
+    list_display = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_at"]
+    list_filter = ["study"]
+    readonly_fields = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_by", "lifted_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

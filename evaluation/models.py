@@ -1,6 +1,7 @@
 """Rating studies: what raters are shown (frozen at creation), who rates, what they answered."""
 import secrets
 
+from django.conf import settings
 from django.db import models
 
 from explain.models import Explanation, Method, Network, Neuron, ProbeImage
@@ -15,6 +16,7 @@ class Study(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft"
         OPEN = "open"
+        PAUSED = "paused"
         CLOSED = "closed"
 
     name = models.SlugField(max_length=100, unique=True)
@@ -29,6 +31,14 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     open_link_token = models.CharField(
         max_length=64, unique=True, null=True, blank=True, help_text="Public volunteer link; blank = closed to the public."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_studies",
+        help_text="The researcher who created the study; blank on studies from before ownership (superusers only).",
+    )
+    collaborators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="shared_studies",
+        help_text="Researchers who may see and change this study besides its owner.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -196,3 +206,51 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["response", "item"], name="one_rating_per_item"),
             models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_between_1_and_5"),
         ]
+
+
+class Exclusion(models.Model):
+    """A researcher's decision to leave a rater's or one response's answers out of the analysis.
+
+    Nothing is deleted: the responses stay stored, analysis leaves them out while
+    the exclusion is active, and lifting it (include) records who and when.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="exclusions")
+    rater = models.ForeignKey(Rater, null=True, blank=True, on_delete=models.CASCADE, related_name="exclusions")
+    response = models.ForeignKey(Response, null=True, blank=True, on_delete=models.CASCADE, related_name="exclusions")
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True, help_text="Set when the rater or response was included again.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(rater__isnull=False, response__isnull=True)
+                           | models.Q(rater__isnull=True, response__isnull=False)),
+                name="exclusion_targets_rater_or_response",
+            ),
+            models.CheckConstraint(condition=~models.Q(reason=""), name="exclusion_has_reason"),
+            models.UniqueConstraint(
+                fields=["rater"], condition=models.Q(lifted_at__isnull=True, rater__isnull=False),
+                name="one_active_exclusion_per_rater",
+            ),
+            models.UniqueConstraint(
+                fields=["response"], condition=models.Q(lifted_at__isnull=True, response__isnull=False),
+                name="one_active_exclusion_per_response",
+            ),
+        ]
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
+
+    def __str__(self):
+        target = f"rater {self.rater_id}" if self.rater_id else f"response {self.response_id}"
+        return f"{self.study}: {target} ({self.reason})"

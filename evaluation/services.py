@@ -5,6 +5,7 @@ wrappers around these functions; each lives in the module of its concern.
 """
 from .assignment import claim_assignment_for_neuron, claim_next_assignment, lock_study, rater_progress
 from .errors import AlreadyAnswered, StudyError, SubmissionError
+from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
 from .reports import RESPONSE_CSV_HEADER, response_csv_rows, responses_per_day, study_progress
 from .studies import MAX_METHODS, MIN_METHODS, LayerSelection, create_study
@@ -19,7 +20,7 @@ from .task import (
 )
 
 __all__ = [
-    "AlreadyAnswered", "BEST_QUESTION", "LayerSelection", "MAX_METHODS", "MIN_METHODS", "NONE_FIT_LABEL",
+    "AlreadyAnswered", "BEST_QUESTION", "active_exclusions", "exclude", "excluded_response_reasons", "include", "LayerSelection", "MAX_METHODS", "MIN_METHODS", "NONE_FIT_LABEL",
     "RATING_QUESTION", "RESPONSE_CSV_HEADER", "SCALE_LABELS", "StudyError", "SubmissionError", "UNINTERPRETABLE_LABEL",
     "claim_assignment_for_neuron", "claim_next_assignment", "create_study", "enable_open_link", "get_or_create_rater",
     "invite_raters", "lock_study", "new_rater_token", "open_link", "rater_link", "rater_progress", "response_csv_rows",

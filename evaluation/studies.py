@@ -39,6 +39,7 @@ def create_study(
     probe: str | None = None,
     summary: str = TopImage.Summary.MEAN,
     status: str = Study.Status.OPEN,
+    owner=None,
 ) -> Study:
     """Pick neurons at random per layer and freeze what raters will be shown.
 
@@ -88,6 +89,7 @@ def create_study(
             ask_best=ask_best,
             seed=seed,
             status=status,
+            owner=owner,
         )
         for order, method in enumerate(method_objs):
             StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .models import Assignment, Rater, Response, Study
+from .permissions import get_visible_study_or_404, studies_visible_to
 
 # --------------------------------------------------------------------------- raters
 
@@ -96,7 +97,7 @@ def open_link(request, open_token):
 
 @login_required
 def study_list(request):
-    studies = Study.objects.select_related("network").all()
+    studies = studies_visible_to(request.user).select_related("network")
     rows = [{"study": study, "progress": services.study_progress(study)} for study in studies]
     return render(request, "evaluation/study_list.html", {"rows": rows})
 
@@ -111,7 +112,7 @@ def _analysis_report(study):
 
 @login_required
 def study_detail(request, name):
-    study = get_object_or_404(Study.objects.select_related("network"), name=name)
+    study = get_visible_study_or_404(request.user, name)
     return render(
         request,
         "evaluation/study_detail.html",
@@ -130,7 +131,7 @@ def study_detail(request, name):
 @login_required
 @require_POST
 def study_invite(request, name):
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name, change=True)
     try:
         count = int(request.POST.get("count", "1"))
         raters = services.invite_raters(study, count)
@@ -144,7 +145,7 @@ def study_invite(request, name):
 @login_required
 @require_POST
 def study_open_link(request, name):
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name, change=True)
     services.enable_open_link(study)
     return redirect("evaluation:study_detail", name=name)
 
@@ -152,7 +153,7 @@ def study_open_link(request, name):
 @login_required
 def study_responses_csv(request, name):
     """Raw responses, one row per rating, with method names (researchers only)."""
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{study.name}-responses.csv"'
     writer = csv.writer(response)

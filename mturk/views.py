@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from evaluation import services as rating
 from evaluation.models import Assignment, Rater, Response, Study
+from evaluation.permissions import get_visible_study_or_404
 
 from .models import Hit, ParticipantSession, Publication
 from .preview import preview_task
@@ -200,5 +201,5 @@ def prolific_done(request, session_id):
 
 @login_required
 def study_status_page(request, name):
-    study = get_object_or_404(Study, name=name)
+    study = get_visible_study_or_404(request.user, name)
     return render(request, "mturk/study_status.html", {"study": study, "status_html": study_status_html(study)})

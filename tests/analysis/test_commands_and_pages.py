@@ -104,6 +104,8 @@ def test_result_urls_need_a_login(client, toy_study):
     table_url = f"/analysis/studies/{toy_study.name}/comparison.latex"
     assert client.get(plot_url).status_code == 302
     user = get_user_model().objects.create_user("researcher", password="pw-for-tests")
+    toy_study.owner = user
+    toy_study.save()
     client.force_login(user)
     response = client.get(plot_url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"

@@ -13,6 +13,8 @@ def add_selection_arguments(parser):
     parser.add_argument("--exclude-flagged", action="store_true", help="Drop responses flagged uninterpretable or none-fit.")
     parser.add_argument("--methods", default="", help="Comma-separated methods to keep, in table order.")
     parser.add_argument("--exclude-raters", default="", help="Comma-separated rater ids to leave out.")
+    parser.add_argument("--include-excluded", action="store_true",
+                        help="Also use responses researchers excluded on the study page (left out by default).")
 
 
 def add_bootstrap_arguments(parser):
@@ -30,6 +32,7 @@ def selection_from(options) -> Selection:
         exclude_flagged=options["exclude_flagged"],
         methods=split_list(options["methods"]) or None,
         exclude_raters=split_list(options["exclude_raters"]),
+        include_excluded=options.get("include_excluded", False),
     )
 
 

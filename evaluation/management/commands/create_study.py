@@ -38,9 +38,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-best", action="store_true", help="Do not ask which description is best.")
         parser.add_argument("--title", default="")
         parser.add_argument("--instructions", default="")
-        parser.add_argument("--status", choices=["draft", "open", "closed"], default="open")
+        parser.add_argument("--status", choices=["draft", "open", "paused", "closed"], default="open")
+        parser.add_argument("--owner", default=None, help="Username of the researcher who owns the study.")
 
     def handle(self, *args, **options):
+        owner = None
+        if options["owner"]:
+            from django.contrib.auth import get_user_model
+
+            owner = get_user_model().objects.filter(username=options["owner"]).first()
+            if owner is None:
+                raise CommandError(f"no user named '{options['owner']}' (create one with createsuperuser or the admin)")
         try:
             study = create_study(
                 options["name"],
@@ -57,6 +65,7 @@ class Command(BaseCommand):
                 instructions=options["instructions"],
                 probe=options["probe"],
                 status=options["status"],
+                owner=owner,
             )
         except StudyError as error:
             raise CommandError(str(error)) from None
