@@ -10,6 +10,7 @@ urlpatterns = [
     path("explain/", include("explain.urls")),
     path("", include("evaluation.urls")),
     path("mturk/", include("mturk.urls")),
+    path("prolific/", include("mturk.providers.prolific.urls")),
     path("analysis/", include("analysis.urls")),
 ]
 

@@ -1,12 +1,34 @@
 from django.contrib import admin
 
-from .models import CrowdAssignment, Hit, LedgerEntry, ParticipantSession, Publication
+from .models import CrowdAssignment, Hit, LedgerEntry, MTurkDesign, ParticipantSession, ProlificDesign, Publication
+
+
+class MTurkDesignInline(admin.StackedInline):
+    model = MTurkDesign
+    can_delete = False
+    extra = 0
+
+
+class ProlificDesignInline(admin.StackedInline):
+    model = ProlificDesign
+    can_delete = False
+    extra = 0
+    readonly_fields = ["prolific_study_id"]
 
 
 @admin.register(Publication)
 class PublicationAdmin(admin.ModelAdmin):
-    list_display = ["study", "provider", "production", "reward", "invalid_policy", "external_id", "published_at"]
+    """A published design is frozen: the models refuse the change (clean), and the form shows why."""
+
+    list_display = ["study", "provider", "production", "reward", "invalid_policy", "published_at"]
     list_filter = ["provider", "production"]
+    readonly_fields = ["published_at"]
+    inlines = [MTurkDesignInline, ProlificDesignInline]
+
+    def get_inline_instances(self, request, obj=None):
+        wanted = {Publication.Provider.MTURK: MTurkDesignInline, Publication.Provider.PROLIFIC: ProlificDesignInline}
+        inline = wanted.get(obj.provider) if obj is not None else None
+        return [i for i in super().get_inline_instances(request, obj) if inline is not None and isinstance(i, inline)]
 
 
 @admin.register(Hit)

@@ -79,7 +79,7 @@ def _provider_refused(error):
     """True only when the provider clearly refused the request; a server fault may have acted on it."""
     from botocore.exceptions import ClientError
 
-    from .prolific import ProlificError
+    from .providers.prolific.client import ProlificError
 
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)

@@ -1,26 +1,69 @@
-"""Crowd publishing records: a study put on a provider, its HITs, the provider's assignments, and the money ledger."""
+"""Crowd publishing records shared by every provider: a study put on a provider, the provider's
+records of work, and the money ledger. What only one provider needs (MTurk's HITs and HIT settings,
+Prolific's study id and batches) lives in that provider's package, `providers/<name>/models.py`."""
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
-from evaluation.models import Rater, Response, Study, StudyNeuron
-
-# The reference study's worker filter (US, >98% approval, >10,000 approved HITs).
-LOCALE_QUALIFICATION_ID = "00000000000000000071"
-PERCENT_APPROVED_QUALIFICATION_ID = "000000000000000000L0"
-NUMBER_APPROVED_QUALIFICATION_ID = "00000000000000000040"
+from evaluation.models import Response, Study
 
 
-def reference_qualifications():
-    return [
-        {"QualificationTypeId": LOCALE_QUALIFICATION_ID, "Comparator": "EqualTo", "LocaleValues": [{"Country": "US"}]},
-        {"QualificationTypeId": PERCENT_APPROVED_QUALIFICATION_ID, "Comparator": "GreaterThan", "IntegerValues": [98]},
-        {"QualificationTypeId": NUMBER_APPROVED_QUALIFICATION_ID, "Comparator": "GreaterThan", "IntegerValues": [10000]},
-    ]
+class DesignFrozen(ValidationError):
+    """A change to the design of a publication whose design was already sent to its provider."""
+
+    def __str__(self):
+        fields = ", ".join(sorted(getattr(self, "error_dict", {})))
+        return f"{self.messages[0]} ({fields} can no longer change)" if fields else self.messages[0]
 
 
-class Publication(models.Model):
-    """One study offered on one crowd provider, with the design the provider needs."""
+class FrozenDesignMixin:
+    """Refuses changes to `DESIGN_FIELDS` once `design_frozen()` is true, in `clean()` (forms, the
+    admin) and in `save()` (any code). Queryset `update()`s are stopped by the database triggers of
+    `mturk.frozen`."""
+
+    DESIGN_FIELDS: tuple[str, ...] = ()
+
+    def design_frozen(self) -> bool:
+        raise NotImplementedError
+
+    def changed_design_fields(self) -> list[str]:
+        if self.pk is None:
+            return []
+        stored = type(self).objects.filter(pk=self.pk).values(*[self._meta.get_field(f).attname for f in self.DESIGN_FIELDS]).first()
+        if stored is None:
+            return []
+        return [
+            name for name in self.DESIGN_FIELDS
+            if stored[self._meta.get_field(name).attname] != getattr(self, self._meta.get_field(name).attname)
+        ]
+
+    def frozen_design_errors(self) -> dict:
+        changed = self.changed_design_fields()
+        if not changed or not self.design_frozen():
+            return {}
+        publication = getattr(self, "publication", self)
+        message = f"{publication} was sent to its provider on {publication.published_at:%Y-%m-%d %H:%M}; its design is frozen"
+        return {name: [message] for name in changed}
+
+    def clean(self):
+        super().clean()
+        errors = self.frozen_design_errors()
+        if errors:
+            raise DesignFrozen(errors)
+
+    def save(self, *args, **kwargs):
+        errors = self.frozen_design_errors()
+        if errors:
+            raise DesignFrozen(errors)
+        super().save(*args, **kwargs)
+
+
+class Publication(FrozenDesignMixin, models.Model):
+    """One study offered on one crowd provider, with the design every provider shares.
+
+    From the moment any of it is sent to the provider (`published_at`) the design is frozen: raters
+    already saw it and money was reserved against it."""
 
     class Provider(models.TextChoices):
         LOCAL = "local", "Local volunteers"
@@ -33,30 +76,23 @@ class Publication(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="publications")
     provider = models.CharField(max_length=20, choices=Provider.choices)
-    production = models.BooleanField(default=False, help_text="False = MTurk sandbox.")
+    production = models.BooleanField(default=False, help_text="False = the provider's sandbox (MTurk) or a test run.")
     title = models.CharField(max_length=200, default="Rate how well descriptions match a set of images")
     description = models.CharField(
         max_length=1000, default="Look at 10 images and rate how well each short description describes them."
     )
-    keywords = models.CharField(max_length=200, default="image, rating, description, research")
     reward = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.08"))
-    assignment_duration_seconds = models.PositiveIntegerField(default=20 * 60)
-    lifetime_seconds = models.PositiveIntegerField(default=7 * 24 * 3600)
-    auto_approval_delay_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
-    frame_height = models.PositiveIntegerField(default=0, help_text="0 lets MTurk size the frame to the page.")
-    qualifications = models.JSONField(default=reference_qualifications, blank=True)
     invalid_policy = models.CharField(max_length=10, choices=InvalidPolicy.choices, default=InvalidPolicy.APPROVE)
     reject_message = models.CharField(
         max_length=1000,
         default="The description you picked as best was not among the ones you rated highest.",
     )
-    # Prolific: a participant rates a batch of neurons in one session.
-    batch_size = models.PositiveIntegerField(default=10)
-    estimated_minutes = models.PositiveIntegerField(default=10)
-    completion_code = models.CharField(max_length=50, blank=True)
-    external_id = models.CharField(max_length=100, blank=True, help_text="Prolific study id.")
-    published_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the design was first sent to the provider; frozen from then on."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    DESIGN_FIELDS = ("study", "provider", "production", "title", "description", "reward", "invalid_policy", "reject_message")
 
     class Meta:
         constraints = [
@@ -67,43 +103,30 @@ class Publication(models.Model):
         where = "production" if self.production else "sandbox/draft"
         return f"{self.study.name} on {self.provider} ({where})"
 
+    def design_frozen(self):
+        stored = Publication.objects.filter(pk=self.pk).values_list("published_at", flat=True).first()
+        return stored is not None
 
-class Hit(models.Model):
-    """One MTurk HIT: one study neuron, MaxAssignments raters."""
+    def clean(self):
+        super().clean()
+        if self.pk and self.published_at is None and self.design_frozen():
+            raise DesignFrozen({"published_at": ["a publication sent to its provider cannot be marked unsent"]})
 
-    class Status(models.TextChoices):
-        CREATING = "creating", "Create sent, outcome not yet recorded"
-        PUBLISHED = "published"
-        EXPIRED = "expired"
-        DELETED = "deleted"
 
-    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="hits")
-    study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.PROTECT, related_name="+")
-    request_token = models.CharField(max_length=64, unique=True)
-    hit_id = models.CharField(max_length=64, blank=True, db_index=True)
-    hit_type_id = models.CharField(max_length=64, blank=True)
-    max_assignments = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATING)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    # As GetHIT last reported them (refreshed by harvest), so the status page needs no AWS call.
-    assignments_available = models.PositiveIntegerField(null=True, blank=True)
-    assignments_pending = models.PositiveIntegerField(null=True, blank=True)
-    assignments_completed = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+class ProviderDesign(FrozenDesignMixin, models.Model):
+    """Base of a provider's own settings for one publication (one row per publication), frozen with it."""
 
     class Meta:
-        ordering = ["publication", "study_neuron__order"]
-        constraints = [models.UniqueConstraint(fields=["publication", "study_neuron"], name="one_hit_per_neuron")]
+        abstract = True
 
-    def __str__(self):
-        return self.hit_id or self.request_token
+    def design_frozen(self):
+        return Publication.objects.filter(pk=self.publication_id, published_at__isnull=False).exists()
 
 
 class CrowdAssignment(models.Model):
     """A provider's record of one worker's work: an MTurk assignment or a Prolific submission."""
 
     publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="crowd_assignments")
-    hit = models.ForeignKey(Hit, null=True, blank=True, on_delete=models.CASCADE, related_name="crowd_assignments")
     external_id = models.CharField(max_length=100, help_text="MTurk AssignmentId or Prolific submission id.")
     worker_id = models.CharField(max_length=100)
     provider_status = models.CharField(max_length=30, help_text="Status as the provider last reported it.")
@@ -124,22 +147,6 @@ class CrowdAssignment(models.Model):
 
     def __str__(self):
         return self.external_id
-
-
-class ParticipantSession(models.Model):
-    """A Prolific participant's visit: which rater they are and where the batch stands."""
-
-    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="participant_sessions")
-    rater = models.ForeignKey(Rater, on_delete=models.CASCADE, related_name="+")
-    participant_id = models.CharField(max_length=100)
-    session_id = models.CharField(max_length=100)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["publication", "session_id"], name="one_record_per_prolific_session")
-        ]
 
 
 class LedgerEntry(models.Model):
@@ -171,3 +178,8 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.operation} {self.key} [{self.state}]"
+
+
+# Each provider's own tables; imported here so Django registers them with this app.
+from .providers.mturk.models import Hit, HitAssignment, MTurkDesign  # noqa: E402,F401
+from .providers.prolific.models import ParticipantSession, ProlificDesign  # noqa: E402,F401

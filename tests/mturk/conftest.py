@@ -5,6 +5,7 @@ from botocore.stub import Stubber
 
 from evaluation.services import create_study
 from mturk.models import Publication
+from mturk.publications import open_publication
 from tests.evaluation.conftest import METHOD_NAMES, build_explained_network
 
 SITE = "https://ratings.example.org"
@@ -24,7 +25,7 @@ def crowd_study(db):
 
 @pytest.fixture
 def publication(crowd_study):
-    return Publication.objects.create(study=crowd_study, provider=Publication.Provider.MTURK)
+    return open_publication(crowd_study, Publication.Provider.MTURK)
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def stubbed_mturk(monkeypatch):
         aws_secret_access_key="testing",
     )
     stubber = Stubber(client)
-    monkeypatch.setattr("mturk.providers.mturk.mturk_client", lambda production=False: client)
+    monkeypatch.setattr("mturk.providers.mturk.provider.mturk_client", lambda production=False: client)
     with stubber:
         yield client, stubber
     stubber.assert_no_pending_responses()

@@ -1,13 +1,13 @@
-"""One interface for every provider; the status page and the `prolific` command."""
+"""The registry: one interface for every provider, found by name; the status page and the commands use only it."""
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from mturk.models import CrowdAssignment, Hit, LedgerEntry, Publication
-from mturk.providers import get_provider
-from mturk.providers.base import CrowdProvider
-from mturk.providers.local import LocalProvider
+from mturk.models import CrowdAssignment, Hit, HitAssignment, LedgerEntry, Publication
+from mturk.providers import get_provider, provider_class, provider_names
+from mturk.providers.base import OPERATIONS, CrowdProvider, UnsupportedOperation
+from mturk.providers.local.provider import LocalProvider
 from mturk.status import study_status_html
 
 
@@ -45,7 +45,8 @@ def test_status_fragment_and_page_show_hits_and_spend(client, admin_user, public
     )
     # One approved by us, one auto-approved by MTurk, one waiting: $0.08 + $0.02 fee for each approved.
     for n, status in enumerate(["Approved", "Approved", "Submitted"]):
-        CrowdAssignment.objects.create(publication=publication, hit=hit, external_id=f"A{n}", worker_id=f"W{n}", provider_status=status)
+        record = CrowdAssignment.objects.create(publication=publication, external_id=f"A{n}", worker_id=f"W{n}", provider_status=status)
+        HitAssignment.objects.create(assignment=record, hit=hit)
     LedgerEntry.objects.create(publication=publication, key="a", operation="SendBonus", amount="0.30", state="done")
     LedgerEntry.objects.create(publication=publication, key="b", operation="ApproveAssignment", amount="0.10", state="pending")
 
@@ -65,3 +66,36 @@ def test_prolific_command_reports_a_missing_token_clearly(crowd_study, monkeypat
     monkeypatch.delenv("PROLIFIC_API_TOKEN", raising=False)
     with pytest.raises(CommandError, match="PROLIFIC_API_TOKEN is not set"):
         call_command("prolific", "estimate", "--study", "crowd", stdout=StringIO())
+
+
+def test_every_provider_value_is_registered_once_and_unknown_names_list_the_known():
+    assert provider_names() == sorted(Publication.Provider.values)
+    with pytest.raises(LookupError, match="no crowd provider 'mechanical-horse'; known: local, mturk, prolific"):
+        provider_class("mechanical-horse")
+
+
+@pytest.mark.parametrize("name", Publication.Provider.values)
+def test_a_provider_implements_exactly_the_operations_it_declares(name):
+    provider_type = provider_class(name)
+    assert provider_type.operations <= set(OPERATIONS)
+    for operation in OPERATIONS:
+        implemented = getattr(provider_type, operation) is not getattr(CrowdProvider, operation)
+        assert implemented == (operation in provider_type.operations), operation
+
+
+@pytest.mark.django_db
+def test_an_operation_a_provider_lacks_is_refused_by_name(crowd_study, monkeypatch):
+    monkeypatch.setenv("PROLIFIC_API_TOKEN", "test-token")
+    provider = get_provider(Publication.objects.create(study=crowd_study, provider="prolific"))
+    with pytest.raises(UnsupportedOperation, match="Prolific has no 'expire' operation .*draft, publish, harvest"):
+        provider.expire()
+
+
+@pytest.mark.parametrize("command, provider", [("mturk", "mturk"), ("prolific", "prolific")])
+def test_each_command_offers_its_providers_operations(command, provider):
+    from django.core.management import load_command_class
+
+    parser = load_command_class("mturk", command).create_parser("manage.py", command)
+    action = next(a for a in parser._actions if a.dest == "action")
+    operations = {"top_up" if choice == "topup" else choice for choice in action.choices} - {"pay", "status"}
+    assert operations == set(provider_class(provider).operations)

@@ -1,22 +1,27 @@
 """Amazon Mechanical Turk: one HIT per study neuron, harvested, reviewed and paid through boto3."""
 import hashlib
 import re
+from collections import Counter
 from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.db import transaction
 from tqdm import tqdm
 
 from evaluation.models import Response
 
-from ..client import mturk_client
-from ..cost import estimate_mturk_cost, mturk_assignment_fee, mturk_bonus_fee
-from ..hits import create_hit_request, hit_request_token
-from ..ledger import NOT_SENT, recorded_call
-from ..models import CrowdAssignment, Hit
-from ..storage import ImageStorageError, check_images_reachable_for
-from .base import CrowdProvider, Report
+from ... import publications
+from ...ledger import NOT_SENT, recorded_call
+from ...models import CrowdAssignment
+from ...status import normalised_status
+from .. import register
+from ..base import MONEY_MOVING, CrowdError, CrowdProvider, Report, Spending
+from .client import mturk_client
+from .fees import estimate_mturk_cost, mturk_assignment_fee, mturk_bonus_fee
+from .hits import create_hit_request, hit_request_token
+from .models import Hit, HitAssignment, MTurkDesign
+from .storage import ImageStorageError, check_images_reachable_for
 
 # UpdateExpirationForHIT with a time in the past expires a HIT at once (MTurk API reference).
 EXPIRED_IN_THE_PAST = datetime(2015, 1, 1, tzinfo=dt_timezone.utc)
@@ -24,8 +29,8 @@ NOTIFY_WORKERS_LIMIT = 100  # NotifyWorkers accepts at most 100 WorkerIds per ca
 HARVESTED_STATUSES = ["Submitted", "Approved", "Rejected"]
 
 
-class MTurkError(Exception):
-    """A problem a person must act on (shown by the management command without a stack trace)."""
+class MTurkError(CrowdError):
+    """A problem with MTurk a person must act on."""
 
 
 def _is_duplicate_token_error(error):
@@ -42,28 +47,57 @@ def _hit_fields(hit):
     return {"HITId": hit["HITId"], "HITTypeId": hit.get("HITTypeId", ""), "Expiration": hit.get("Expiration")}
 
 
+@register
 class MTurkProvider(CrowdProvider):
-    name = "mturk"
+    """One HIT per study neuron with `raters_per_neuron` assignments; the sandbox unless `production`."""
 
-    def __init__(self, publication, client=None):
-        super().__init__(publication)
-        self.client = client or mturk_client(production=publication.production)
+    name = "mturk"
+    label = "MTurk"
+    operations = frozenset(
+        {"publish", "harvest", "review", "bonus", "notify", "top_up", "expire", "delete", "balance", "estimate"}
+    )
+    design_model = MTurkDesign
+    recipient_label = "AssignmentId"
+
+    def make_client(self):
+        return mturk_client(production=self.publication.production)
+
+    def describe_error(self, error):
+        if isinstance(error, NoCredentialsError):
+            return (
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE "
+                "(they are read from the standard AWS chain and never stored here)"
+            )
+        if isinstance(error, ClientError):
+            details = error.response.get("Error", {})
+            return f"MTurk refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}"
+        if isinstance(error, BotoCoreError):
+            return f"could not reach MTurk: {error}"
+        return None
 
     # ---- publish -------------------------------------------------------------------------------
 
-    def publish(self, limit=None, show_progress=True, site_url=None):
+    def _unpublished_neurons(self, limit):
+        published = set(self.publication.hits.filter(status=Hit.Status.PUBLISHED).values_list("study_neuron_id", flat=True))
+        missing = [sn for sn in self.study.study_neurons.order_by("order", "pk") if sn.pk not in published]
+        return missing[:limit] if limit is not None else missing
+
+    def publish(self, limit=None, dry_run=False, show_progress=True, site_url=None):
+        report = Report()
+        missing = self._unpublished_neurons(limit)
+        if dry_run:
+            for study_neuron in missing:
+                report.add(
+                    "create HIT for", str(study_neuron.neuron),
+                    f"{self.study.raters_per_neuron} assignments at ${self.publication.reward:.2f}", done=False,
+                )
+            return report
         try:
-            check_images_reachable_for(self.publication)
+            check_images_reachable_for(self.design)
         except ImageStorageError as error:
             raise MTurkError(str(error)) from None
-        report = Report()
-        missing = [
-            study_neuron
-            for study_neuron in self.study.study_neurons.order_by("order", "pk")
-            if not self.publication.hits.filter(study_neuron=study_neuron, status=Hit.Status.PUBLISHED).exists()
-        ]
-        if limit is not None:
-            missing = missing[:limit]
+        if missing:
+            publications.freeze_design(self.publication)
         for study_neuron in tqdm(missing, desc="Publishing HITs", unit="HIT", disable=not show_progress):
             token = hit_request_token(self.publication, study_neuron)
             hit, _ = Hit.objects.get_or_create(
@@ -71,7 +105,7 @@ class MTurkProvider(CrowdProvider):
                 study_neuron=study_neuron,
                 defaults={"request_token": token, "max_assignments": self.study.raters_per_neuron},
             )
-            request = create_hit_request(self.publication, study_neuron, token, hit.max_assignments, site_url)
+            request = create_hit_request(self.publication, self.design, study_neuron, token, hit.max_assignments, site_url)
             created = recorded_call(
                 f"CreateHIT:{token}",
                 "CreateHIT",
@@ -144,7 +178,6 @@ class MTurkProvider(CrowdProvider):
             publication=self.publication,
             external_id=assignment_id,
             defaults={
-                "hit": hit,
                 "worker_id": assignment["WorkerId"],
                 "provider_status": assignment["AssignmentStatus"],
                 "accepted_at": assignment.get("AcceptTime"),
@@ -152,6 +185,7 @@ class MTurkProvider(CrowdProvider):
                 "response_missing": response is None,
             },
         )
+        HitAssignment.objects.update_or_create(assignment=record, defaults={"hit": hit})
         if response is not None:
             record.responses.add(response)
         if created:
@@ -168,7 +202,7 @@ class MTurkProvider(CrowdProvider):
         report = Report()
         fee = mturk_assignment_fee(self.publication.reward, self.study.raters_per_neuron)
         waiting = self.publication.crowd_assignments.filter(provider_status="Submitted", decision="")
-        for record in waiting.select_related("hit"):
+        for record in waiting:
             response = record.responses.first()
             if response is None:
                 report.warnings.append(
@@ -220,8 +254,10 @@ class MTurkProvider(CrowdProvider):
         )
         CrowdAssignment.objects.filter(pk=record.pk).update(decision="reject", provider_status="Rejected")
 
-    def bonus(self, assignment_id, amount, reason, dry_run=False):
-        """Pay one bonus for one assignment; the same (assignment, amount, reason) is never paid twice."""
+    def bonus(self, recipient, amount, reason="", dry_run=False):
+        """Pay one bonus for the assignment `recipient` (an AssignmentId); the same (assignment,
+        amount, reason) is never paid twice."""
+        assignment_id = recipient
         record = self.publication.crowd_assignments.filter(external_id=assignment_id).first()
         if record is None:
             raise MTurkError(f"assignment {assignment_id} is not harvested for study {self.study.name}; run harvest first")
@@ -283,7 +319,7 @@ class MTurkProvider(CrowdProvider):
             valid = Response.objects.filter(
                 study=self.study, study_neuron=hit.study_neuron, is_valid=True
             ).count()
-            harvested = hit.crowd_assignments.count()
+            harvested = CrowdAssignment.objects.filter(mturk_hit__hit=hit).count()
             outstanding = max(0, hit.max_assignments - harvested)
             extra = wanted - valid - outstanding
             if extra <= 0:
@@ -332,7 +368,7 @@ class MTurkProvider(CrowdProvider):
         """Delete expired HITs whose every assignment is approved or rejected (MTurk refuses others)."""
         report = Report()
         for hit in self.publication.hits.filter(status=Hit.Status.EXPIRED):
-            if hit.crowd_assignments.filter(provider_status="Submitted").exists():
+            if CrowdAssignment.objects.filter(mturk_hit__hit=hit, provider_status="Submitted").exists():
                 report.warnings.append(f"HIT {hit.hit_id} still has submitted assignments to review")
                 continue
             if dry_run:
@@ -357,5 +393,61 @@ class MTurkProvider(CrowdProvider):
             self.study.study_neurons.count(), self.study.raters_per_neuron, self.publication.reward, valid_rate
         )
 
-    def account_balance(self):
+    def balance(self):
         return Decimal(self.client.get_account_balance()["AvailableBalance"])
+
+    def price_per_approval(self):
+        return self.publication.reward + mturk_assignment_fee(self.publication.reward, self.study.raters_per_neuron)
+
+    def spends_real_money(self, operation):
+        return self.publication.production and operation in MONEY_MOVING
+
+    def spending(self, operation, amount=None, **options):
+        if operation == "publish":
+            return super().spending(operation)
+        per_assignment = self.price_per_approval()
+        if operation == "review":
+            waiting = self.publication.crowd_assignments.filter(provider_status="Submitted", decision="").count()
+            total = per_assignment * waiting
+            return Spending([f"Up to {waiting} approvals at ${per_assignment:.2f} (reward and fee): ${total:.2f}"], total)
+        if operation == "bonus":
+            amount = Decimal(amount or 0)
+            total = amount + mturk_bonus_fee(amount)
+            return Spending([f"Bonus ${amount:.2f} plus fee: ${total:.2f}"], total)
+        if operation == "top_up":
+            preview = self.top_up(dry_run=True)
+            extra = sum(int(action.detail.lstrip("+")) for action in preview.actions)
+            total = per_assignment * extra
+            return Spending([f"{extra} more assignments at ${per_assignment:.2f}: up to ${total:.2f}"], total)
+        raise self._unsupported(operation)
+
+    bonus_operations = frozenset({"SendBonus"})
+
+    def status_details(self):
+        counts_by_hit = {}
+        links = HitAssignment.objects.filter(hit__publication=self.publication).values_list("hit_id", "assignment__provider_status")
+        for hit_pk, status in links:
+            counts_by_hit.setdefault(hit_pk, Counter())[normalised_status(status)] += 1
+        hits = []
+        for hit in self.publication.hits.select_related("study_neuron__neuron__layer"):
+            counts = counts_by_hit.get(hit.pk, Counter())
+            hits.append({
+                "hit": hit,
+                "neuron": str(hit.study_neuron.neuron),
+                "available": hit.assignments_available,
+                "pending": hit.assignments_pending,
+                "submitted": counts["SUBMITTED"],
+                "approved": counts["APPROVED"],
+                "rejected": counts["REJECTED"],
+            })
+        return {"hits": hits, "published_hits": sum(1 for row in hits if row["hit"].status == Hit.Status.PUBLISHED)}
+
+    def status_lines(self, status):
+        lines = [f"  HITs published: {status['published_hits']} of {len(status['hits'])}"]
+        for row in status["hits"]:
+            lines.append(
+                f"  {row['hit'].hit_id or '(creating)'} {row['neuron']}: available {row['available']}, "
+                f"pending {row['pending']}, submitted {row['submitted']}, approved {row['approved']}, "
+                f"rejected {row['rejected']}"
+            )
+        return lines

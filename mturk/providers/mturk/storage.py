@@ -6,7 +6,7 @@ class ImageStorageError(Exception):
     pass
 
 
-def check_images_reachable_for(publication):
+def check_images_reachable_for(design):
     """With S3 and presigned URLs, a link signed when the page is rendered must outlive the time a
     worker may keep the page open; with the site's own storage, the site must be public over HTTPS."""
     storage = settings.STORAGES["default"]
@@ -16,9 +16,9 @@ def check_images_reachable_for(publication):
     if not options.get("bucket_name"):
         raise ImageStorageError("NEURONEVAL_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
     if options.get("querystring_auth", True):
-        needed = publication.assignment_duration_seconds
+        needed = design.assignment_duration_seconds
         # The page may be rendered at preview and then kept open through the whole HIT lifetime.
-        needed = max(needed, publication.lifetime_seconds)
+        needed = max(needed, design.lifetime_seconds)
         expire = options.get("querystring_expire", 3600)
         if expire < needed:
             raise ImageStorageError(

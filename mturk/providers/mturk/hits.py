@@ -38,19 +38,20 @@ def external_question_xml(url, frame_height):
     )
 
 
-def create_hit_request(publication, study_neuron, hit_token, max_assignments, site_url=None):
+def create_hit_request(publication, design, study_neuron, hit_token, max_assignments, site_url=None):
+    """The CreateHIT request of one neuron, from the shared design and MTurk's own (`MTurkDesign`)."""
     return {
         "MaxAssignments": max_assignments,
-        "AutoApprovalDelayInSeconds": publication.auto_approval_delay_seconds,
-        "LifetimeInSeconds": publication.lifetime_seconds,
-        "AssignmentDurationInSeconds": publication.assignment_duration_seconds,
+        "AutoApprovalDelayInSeconds": design.auto_approval_delay_seconds,
+        "LifetimeInSeconds": design.lifetime_seconds,
+        "AssignmentDurationInSeconds": design.assignment_duration_seconds,
         "Reward": f"{publication.reward:.2f}",
         "Title": publication.title,
-        "Keywords": publication.keywords,
+        "Keywords": design.keywords,
         "Description": publication.description,
-        "Question": external_question_xml(task_url(hit_token, site_url), publication.frame_height),
+        "Question": external_question_xml(task_url(hit_token, site_url), design.frame_height),
         # Lets a lost CreateHIT answer be found again with ListHITs.
         "RequesterAnnotation": hit_token,
-        "QualificationRequirements": publication.qualifications,
+        "QualificationRequirements": design.qualifications,
         "UniqueRequestToken": hit_token,
     }

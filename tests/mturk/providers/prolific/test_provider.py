@@ -1,6 +1,5 @@
 """Prolific over its REST API, with httpx.MockTransport playing the server, and a participant's session."""
 import json
-import re
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -9,14 +8,14 @@ import pytest
 
 from evaluation.models import Response
 from mturk.models import CrowdAssignment, LedgerEntry, ParticipantSession, Publication
-from mturk.prolific import ProlificClient, ProlificError
-from mturk.providers.prolific import ProlificProvider
-from tests.evaluation.helpers import answer, read_task
+from mturk.providers.prolific.client import ProlificClient, ProlificError
+from mturk.providers.prolific.provider import ProlificProvider
 
-from .helpers import answer_as_worker
+from tests.mturk.helpers import answer_as_worker
+
+from .conftest import drafted
 
 API = "https://api.prolific.com/api/v1/"
-CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')
 
 
 class FakeProlific:
@@ -38,22 +37,13 @@ class FakeProlific:
         return ProlificProvider(publication, client=client)
 
 
-@pytest.fixture
-def prolific_publication(crowd_study):
-    return Publication.objects.create(
-        study=crowd_study, provider=Publication.Provider.PROLIFIC, reward=Decimal("0.50"), batch_size=2,
-        estimated_minutes=5, completion_code="C0DE1234", title="Rate image descriptions",
-        description="Rate how well short descriptions fit sets of images.",
-    )
-
-
 def draft_payload(publication):
     return {
         "name": "Rate image descriptions",
         "internal_name": f"crowd [{publication.pk}]",
         "description": "Rate how well short descriptions fit sets of images.",
         "external_study_url": (
-            f"https://ratings.example.org/mturk/prolific/{publication.pk}/start/"
+            f"https://ratings.example.org/prolific/{publication.pk}/start/"
             "?PROLIFIC_PID={%PROLIFIC_PID%}&STUDY_ID={%STUDY_ID%}&SESSION_ID={%SESSION_ID%}"
         ),
         "prolific_id_option": "url_parameters",
@@ -75,7 +65,8 @@ def test_publish_creates_a_draft_then_publishes_it(prolific_publication):
     server.provider(prolific_publication).publish()
 
     prolific_publication.refresh_from_db()
-    assert prolific_publication.external_id == "STUDY1" and prolific_publication.published_at is not None
+    assert prolific_publication.prolific_design.prolific_study_id == "STUDY1"
+    assert prolific_publication.published_at is not None
     assert server.script == [] and {auth for *_, auth in server.sent} == {"Token test-token"}
     assert list(LedgerEntry.objects.values_list("operation", "state")) == [
         ("ProlificCreateStudy", "done"), ("ProlificPublish", "done")
@@ -111,8 +102,7 @@ def session_with_answers(publication, participant, session_id, valid=(True, True
 
 @pytest.mark.django_db
 def test_harvest_lists_submissions_over_two_pages_and_links_each_batch(prolific_publication):
-    Publication.objects.filter(pk=prolific_publication.pk).update(external_id="STUDY1")
-    prolific_publication.refresh_from_db()
+    drafted(prolific_publication)
     session_with_answers(prolific_publication, "PIDA", "SUB1")
     page_2 = API + "submissions/?" + urlencode({"study": "STUDY1", "page": 2, "page_size": 100})
     server = FakeProlific([
@@ -132,9 +122,9 @@ def test_harvest_lists_submissions_over_two_pages_and_links_each_batch(prolific_
 @pytest.mark.django_db
 def test_review_approves_and_rejects_by_the_validity_policy(prolific_publication):
     Publication.objects.filter(pk=prolific_publication.pk).update(
-        external_id="STUDY1", invalid_policy="reject", reject_message="Most of your best picks contradict your ratings."
+        invalid_policy="reject", reject_message="Most of your best picks contradict your ratings."
     )
-    prolific_publication.refresh_from_db()
+    drafted(prolific_publication)
     session_with_answers(prolific_publication, "PIDA", "SUB1", valid=(True, False))
     session_with_answers(prolific_publication, "PIDB", "SUB2", valid=(False, False))
     for n, participant in [(1, "PIDA"), (2, "PIDB")]:
@@ -157,8 +147,7 @@ def test_review_approves_and_rejects_by_the_validity_policy(prolific_publication
 
 @pytest.mark.django_db
 def test_bonus_is_set_up_and_paid_once(prolific_publication):
-    Publication.objects.filter(pk=prolific_publication.pk).update(external_id="STUDY1")
-    prolific_publication.refresh_from_db()
+    drafted(prolific_publication)
     CrowdAssignment.objects.create(publication=prolific_publication, external_id="SUB1", worker_id="PIDA", provider_status="APPROVED")
     server = FakeProlific([
         ("POST", API + "submissions/bonus-payments/", {"study_id": "STUDY1", "csv_bonuses": "PIDA,0.40\n"}, {"id": "BULK1"}),
@@ -185,45 +174,11 @@ def test_estimate_asks_prolifics_cost_calculator(prolific_publication):
 
 
 @pytest.mark.django_db
-def test_a_participant_goes_from_the_entry_url_to_the_completion_code(client, prolific_publication):
-    Publication.objects.filter(pk=prolific_publication.pk).update(external_id="STUDY1")
-    entry = client.get(
-        f"/mturk/prolific/{prolific_publication.pk}/start/",
-        {"PROLIFIC_PID": "PIDA", "STUDY_ID": "STUDY1", "SESSION_ID": "SUB1"},
-    )
-    assert entry.status_code == 302
-    task_url = entry["Location"]
-
-    for number in (1, 2):
-        page = client.get(task_url)
-        html = page.content.decode()
-        assert page.status_code == 200 and f"{number} of 2" in html
-        posted = client.post(task_url, {**answer(read_task(html)), "claim": CLAIM_RE.search(html).group(1)})
-        assert posted.status_code == 302
-
-    done = client.get(task_url, follow=True)
-    html = done.content.decode()
-    assert "C0DE1234" in html
-    assert 'url=https://app.prolific.com/submissions/complete?cc=C0DE1234' in html
-    responses = Response.objects.filter(rater__external_id="PIDA")
-    assert responses.count() == 2 and set(responses.values_list("source", "external_id")) == {("prolific", "SUB1")}
-    assert ParticipantSession.objects.get().completed_at is not None
-
-
-@pytest.mark.django_db
-def test_an_entry_url_without_prolific_parameters_is_refused(client, prolific_publication):
-    page = client.get(f"/mturk/prolific/{prolific_publication.pk}/start/", {"PROLIFIC_PID": "PIDA"})
-    assert page.status_code == 400
-    assert "STUDY_ID, SESSION_ID" in page.content.decode()
-
-
-@pytest.mark.django_db
 def test_a_bonus_payment_cut_off_by_a_crash_is_never_paid_again_automatically(prolific_publication, monkeypatch):
     from mturk import ledger
     from mturk.ledger import LedgerConflict
 
-    Publication.objects.filter(pk=prolific_publication.pk).update(external_id="STUDY1")
-    prolific_publication.refresh_from_db()
+    drafted(prolific_publication)
     CrowdAssignment.objects.create(publication=prolific_publication, external_id="SUB1", worker_id="PIDA", provider_status="APPROVED")
     server = FakeProlific([
         ("POST", API + "submissions/bonus-payments/", {"study_id": "STUDY1", "csv_bonuses": "PIDA,0.40\n"}, {"id": "BULK1"}),

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from evaluation.models import Study, StudyNeuron
 from explain.models import Layer, Neuron
-from mturk.cost import estimate_mturk_cost, mturk_assignment_fee
+from mturk.providers.mturk.fees import estimate_mturk_cost, mturk_assignment_fee
 from mturk.models import Hit, Publication
 
 
@@ -120,7 +120,7 @@ def test_a_production_bonus_is_paid_only_after_its_cost_is_typed_back(publicatio
 
 
 def test_the_client_talks_to_the_sandbox_unless_production_is_asked_for(monkeypatch):
-    from mturk.client import mturk_client
+    from mturk.providers.mturk.client import mturk_client
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

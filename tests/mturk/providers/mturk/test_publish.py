@@ -1,14 +1,16 @@
 """Publishing HITs: exact CreateHIT requests, the ExternalQuestion, and a retry after a crash."""
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 
 from mturk import ledger
-from mturk.hits import EXTERNAL_QUESTION_NAMESPACE, create_hit_request, hit_request_token
-from mturk.models import Hit, LedgerEntry
-from mturk.providers.mturk import MTurkProvider
+from mturk.models import DesignFrozen, Hit, LedgerEntry, MTurkDesign
+from mturk.providers.mturk.hits import EXTERNAL_QUESTION_NAMESPACE, create_hit_request, hit_request_token
+from mturk.providers.mturk.provider import MTurkError, MTurkProvider
+from mturk.publications import open_publication
 
 EXPIRATION = datetime(2026, 12, 1, tzinfo=timezone.utc)
 REFERENCE_QUALIFICATIONS = [
@@ -71,6 +73,21 @@ def test_publish_creates_one_hit_per_neuron_with_the_reference_worker_filter(pub
 
 
 @pytest.mark.django_db
+def test_publishing_freezes_the_design_before_the_first_hit_is_sent(publication, stubbed_mturk):
+    client, stubber = stubbed_mturk
+    first, _ = tokens(publication)
+    stubber.add_response("create_hit", hit_answer(0, first), expected_create_hit(first))
+    assert publication.published_at is None
+
+    MTurkProvider(publication).publish(show_progress=False, limit=1)
+
+    publication.refresh_from_db()
+    assert publication.published_at is not None
+    with pytest.raises(DesignFrozen):
+        open_publication(publication.study, "mturk", reward=Decimal("0.50"))
+
+
+@pytest.mark.django_db
 def test_publishing_again_creates_nothing_more(publication, stubbed_mturk):
     client, stubber = stubbed_mturk
     for n, token in enumerate(tokens(publication)):
@@ -93,8 +110,7 @@ def test_request_token_is_stable_per_study_and_neuron_and_fits_mturk(publication
 
 def test_external_question_has_the_schema_namespace_url_and_frame_height(publication):
     study_neuron = publication.study.study_neurons.first()
-    publication.frame_height = 900
-    request = create_hit_request(publication, study_neuron, "ne-abc", 3)
+    request = create_hit_request(publication, MTurkDesign(frame_height=900), study_neuron, "ne-abc", 3)
 
     root = ET.fromstring(request["Question"].encode())
 
@@ -110,7 +126,7 @@ def test_external_question_has_the_schema_namespace_url_and_frame_height(publica
 def test_a_site_without_https_is_refused_before_any_hit_is_made(publication, settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
     with pytest.raises(ValueError, match="HTTPS"):
-        create_hit_request(publication, publication.study.study_neurons.first(), "ne-abc", 3)
+        create_hit_request(publication, MTurkDesign(), publication.study.study_neurons.first(), "ne-abc", 3)
 
 
 def crash_after_first_create(monkeypatch):
@@ -174,8 +190,6 @@ def test_a_duplicate_token_answer_is_resolved_by_looking_the_hit_up(publication,
 
 @pytest.mark.django_db
 def test_presigned_image_urls_must_outlive_the_hit(publication, settings, stubbed_mturk):
-    from mturk.providers.mturk import MTurkError
-
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

@@ -3,11 +3,13 @@ import os
 
 import httpx
 
+from ..base import CrowdError
+
 API_BASE_URL = "https://api.prolific.com/api/v1/"
 COMPLETION_URL = "https://app.prolific.com/submissions/complete?cc={code}"
 
 
-class ProlificError(Exception):
+class ProlificError(CrowdError):
     def __init__(self, message, maybe_sent=False):
         super().__init__(message)
         # A transport failure leaves it unknown whether Prolific acted on the request.

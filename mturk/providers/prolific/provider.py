@@ -7,15 +7,17 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from evaluation.models import Response
 
-from ..cost import CostEstimate
-from ..ledger import NOT_SENT, recorded_call
-from ..models import CrowdAssignment, ParticipantSession, Publication
-from ..prolific import ProlificClient, ProlificError
-from .base import CrowdProvider, Report
+from ... import publications
+from ...cost import CostEstimate
+from ...ledger import NOT_SENT, recorded_call
+from ...models import CrowdAssignment, Publication
+from .. import register
+from ..base import CrowdProvider, Report, Spending
+from .client import ProlificClient, ProlificError
+from .models import ParticipantSession, ProlificDesign
 
 # Prolific refuses studies paying less than its minimum hourly rate ("£6 / $8 per hour",
 # https://docs.prolific.com/documentation/cookbooks/longitudinal-or-multi-part-studies).
@@ -28,25 +30,25 @@ REJECT_WHEN_INVALID_SHARE_ABOVE = 0.5
 
 
 def entry_url(publication, site_url=None):
+    """Where Prolific sends participants; Prolific fills the {%...%} placeholders for each one."""
     site_url = (site_url or settings.SITE_URL).rstrip("/")
-    # Prolific fills the {%...%} placeholders for each participant.
     return (
         site_url
-        + reverse("mturk:prolific_start", args=[publication.pk])
+        + reverse("prolific:start", args=[publication.pk])
         + "?PROLIFIC_PID={%PROLIFIC_PID%}&STUDY_ID={%STUDY_ID%}&SESSION_ID={%SESSION_ID%}"
     )
 
 
-def places_needed(publication):
+def places_needed(publication, design):
     study = publication.study
-    return math.ceil(study.study_neurons.count() * study.raters_per_neuron / publication.batch_size)
+    return math.ceil(study.study_neurons.count() * study.raters_per_neuron / design.batch_size)
 
 
-def reward_cents(publication):
-    return int((publication.reward * publication.batch_size * 100).to_integral_value())
+def reward_cents(publication, design):
+    return int((publication.reward * design.batch_size * 100).to_integral_value())
 
 
-def draft_study_payload(publication, site_url=None):
+def draft_study_payload(publication, design, site_url=None):
     return {
         "name": publication.title,
         "internal_name": f"{publication.study.name} [{publication.pk}]",
@@ -54,39 +56,57 @@ def draft_study_payload(publication, site_url=None):
         "external_study_url": entry_url(publication, site_url),
         "prolific_id_option": "url_parameters",
         "completion_codes": [
-            {"code": publication.completion_code, "code_type": "COMPLETED", "actions": [{"action": "MANUALLY_REVIEW"}]}
+            {"code": design.completion_code, "code_type": "COMPLETED", "actions": [{"action": "MANUALLY_REVIEW"}]}
         ],
-        "total_available_places": places_needed(publication),
-        "estimated_completion_time": publication.estimated_minutes,
-        "reward": reward_cents(publication),
+        "total_available_places": places_needed(publication, design),
+        "estimated_completion_time": design.estimated_minutes,
+        "reward": reward_cents(publication, design),
         "device_compatibility": ["desktop", "tablet", "mobile"],
     }
 
 
+@register
 class ProlificProvider(CrowdProvider):
-    name = "prolific"
+    """The whole study as one Prolific study; a participant rates `batch_size` neurons in one session."""
 
-    def __init__(self, publication, client=None):
-        super().__init__(publication)
-        self.client = client or ProlificClient()
+    name = "prolific"
+    label = "Prolific"
+    operations = frozenset({"draft", "publish", "harvest", "review", "bonus", "estimate"})
+    design_model = ProlificDesign
+    recipient_label = "PROLIFIC_PID"
+    bonus_operations = frozenset({"ProlificBonusPay"})
+
+    def make_client(self):
+        return ProlificClient()
 
     def ensure_completion_code(self):
-        if not self.publication.completion_code:
-            self.publication.completion_code = secrets.token_hex(4).upper()
-            Publication.objects.filter(pk=self.publication.pk).update(completion_code=self.publication.completion_code)
-        return self.publication.completion_code
+        design = self.design
+        if not design.completion_code:
+            design.completion_code = secrets.token_hex(4).upper()
+            ProlificDesign.objects.filter(pk=design.pk).update(completion_code=design.completion_code)
+        return design.completion_code
+
+    def draft(self, site_url=None):
+        """Create the draft study once (a repeat finds the same one); nothing is offered or paid yet."""
+        study_id = self.create_draft(site_url)
+        report = Report()
+        report.add("drafted Prolific study", study_id, f"participants enter at {entry_url(self.publication, site_url)}")
+        report.add("completion code", self.design.completion_code)
+        return report
 
     def create_draft(self, site_url=None):
         """Create the draft study once; a repeat returns the same Prolific id."""
-        hourly = reward_cents(self.publication) * 60 / self.publication.estimated_minutes
+        design = self.design
+        hourly = reward_cents(self.publication, design) * 60 / design.estimated_minutes
         if hourly < MINIMUM_HOURLY_REWARD_CENTS:
             raise ProlificError(
-                f"a batch of {self.publication.batch_size} at ${self.publication.reward} per response pays "
-                f"${hourly / 100:.2f} an hour for {self.publication.estimated_minutes} minutes; Prolific's minimum is "
+                f"a batch of {design.batch_size} at ${self.publication.reward} per response pays "
+                f"${hourly / 100:.2f} an hour for {design.estimated_minutes} minutes; Prolific's minimum is "
                 f"${MINIMUM_HOURLY_REWARD_CENTS / 100:.2f} an hour: raise the reward or the batch size, or lower the time"
             )
         self.ensure_completion_code()
-        payload = draft_study_payload(self.publication, site_url)
+        payload = draft_study_payload(self.publication, design, site_url)
+        publications.freeze_design(self.publication)
 
         def reconcile(entry):
             for study in self.client.list_studies():
@@ -102,14 +122,17 @@ class ProlificProvider(CrowdProvider):
             publication=self.publication,
             reconcile=reconcile,
         )
-        Publication.objects.filter(pk=self.publication.pk).update(external_id=created["id"])
-        self.publication.external_id = created["id"]
+        ProlificDesign.objects.filter(pk=design.pk).update(prolific_study_id=created["id"])
+        design.prolific_study_id = created["id"]
         return created["id"]
 
-    def publish(self, limit=None, show_progress=True, site_url=None):
+    def publish(self, limit=None, dry_run=False, show_progress=True, site_url=None):
         report = Report()
-        study_id = self.publication.external_id or self.create_draft(site_url)
-        report.add("drafted Prolific study", study_id, f"{places_needed(self.publication)} places")
+        if dry_run:
+            report.add("publish", f"{self.study.name} on Prolific", f"{places_needed(self.publication, self.design)} places", done=False)
+            return report
+        study_id = self.design.prolific_study_id or self.create_draft(site_url)
+        report.add("drafted Prolific study", study_id, f"{places_needed(self.publication, self.design)} places")
 
         def reconcile(entry):
             status = self.client.get_study(study_id).get("status", "")
@@ -124,13 +147,12 @@ class ProlificProvider(CrowdProvider):
             publication=self.publication,
             reconcile=reconcile,
         )
-        Publication.objects.filter(pk=self.publication.pk).update(published_at=timezone.now())
         report.add("published Prolific study", study_id)
         return report
 
     def harvest(self):
         report = Report()
-        for submission in self.client.list_submissions(self.publication.external_id):
+        for submission in self.client.list_submissions(self.design.prolific_study_id):
             self._record_submission(submission, report)
         return report
 
@@ -195,14 +217,16 @@ class ProlificProvider(CrowdProvider):
                 {"submission_id": record.external_id, "action": action, **body},
                 send=lambda sid=record.external_id, a=action, b=body: self.client.transition_submission(sid, a, **b),
                 publication=self.publication,
-                amount=Decimal("0") if reject else self.publication.reward * self.publication.batch_size,
+                amount=Decimal("0") if reject else self.price_per_approval(),
                 reconcile=reconcile,
             )
             CrowdAssignment.objects.filter(pk=record.pk).update(decision=action.lower(), provider_status=wanted)
             report.add(action.lower() + "d", record.external_id, detail)
         return report
 
-    def bonus(self, participant_id, amount, reason="", dry_run=False):
+    def bonus(self, recipient, amount, reason="", dry_run=False):
+        """Pay one bonus to the participant `recipient` (a PROLIFIC_PID) of this study; set up, then paid once."""
+        participant_id = recipient
         amount = Decimal(amount).quantize(Decimal("0.01"))
         if amount <= 0:
             raise ProlificError(f"bonus amount must be positive, got {amount}")
@@ -217,8 +241,8 @@ class ProlificProvider(CrowdProvider):
         setup = recorded_call(
             f"ProlificBonusSetup:{self.publication.pk}:{digest}",
             "ProlificBonusSetup",
-            {"study_id": self.publication.external_id, "csv_bonuses": csv_bonuses},
-            send=lambda: {"id": self.client.create_bonus_payments(self.publication.external_id, csv_bonuses)["id"]},
+            {"study_id": self.design.prolific_study_id, "csv_bonuses": csv_bonuses},
+            send=lambda: {"id": self.client.create_bonus_payments(self.design.prolific_study_id, csv_bonuses)["id"]},
             publication=self.publication,
             # Setting a bonus up moves no money; a lost answer is simply set up again.
             reconcile=lambda entry: NOT_SENT,
@@ -238,23 +262,38 @@ class ProlificProvider(CrowdProvider):
 
     def estimate(self):
         """Prolific's own calculator prices the places; per response figures divide by the batch."""
-        places = places_needed(self.publication)
-        answer = self.client.study_cost(reward_cents(self.publication), places)
+        design = self.design
+        places = places_needed(self.publication, design)
+        answer = self.client.study_cost(reward_cents(self.publication, design), places)
         total = (Decimal(str(answer["total_cost"])) / 100).quantize(Decimal("0.01"))
         responses_wanted = self.study.study_neurons.count() * self.study.raters_per_neuron
-        reward_total = (self.publication.reward * self.publication.batch_size * places).quantize(Decimal("0.01"))
+        reward_total = (self.publication.reward * design.batch_size * places).quantize(Decimal("0.01"))
         fee_total = total - reward_total
         responses = Response.objects.filter(study=self.study)
         count = responses.count()
         valid_rate = responses.filter(is_valid=True).count() / count if count else None
         return CostEstimate(
             hits=places,
-            assignments=places * self.publication.batch_size,
+            assignments=places * design.batch_size,
             reward_per_assignment=self.publication.reward,
             reward_total=reward_total,
-            fee_per_assignment=(fee_total / (places * self.publication.batch_size)).quantize(Decimal("0.01"))
+            fee_per_assignment=(fee_total / (places * design.batch_size)).quantize(Decimal("0.01"))
             if responses_wanted
             else Decimal("0"),
             fee_total=fee_total,
             valid_rate=valid_rate,
         )
+
+    def price_per_approval(self):
+        return self.publication.reward * self.design.batch_size
+
+    def spends_real_money(self, operation):
+        # Prolific has no sandbox. Publishing locks the study's cost; a bonus is paid at once;
+        # approvals draw on what publishing locked.
+        return operation in {"publish", "bonus"}
+
+    def spending(self, operation, amount=None, **options):
+        if operation == "bonus":
+            amount = Decimal(amount or 0)
+            return Spending([f"Bonus {amount:.2f}"], amount)
+        return super().spending(operation)

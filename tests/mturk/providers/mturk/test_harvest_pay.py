@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from mturk import ledger
-from mturk.models import CrowdAssignment, Hit, LedgerEntry, Publication
-from mturk.providers.mturk import EXPIRED_IN_THE_PAST, MTurkProvider
+from mturk.models import CrowdAssignment, Hit, HitAssignment, LedgerEntry, Publication
+from mturk.providers.mturk.provider import EXPIRED_IN_THE_PAST, MTurkProvider
 
-from .helpers import answer_as_worker
+from tests.mturk.helpers import answer_as_worker
 
 ACCEPTED = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 SUBMITTED = datetime(2026, 11, 20, 10, 4, tzinfo=timezone.utc)
@@ -99,9 +99,10 @@ def harvested(published, n, worker, valid=True, answered=True):
     if answered:
         answer_as_worker(published.study_neuron, worker, assignment_id(n), valid=valid)
     record = CrowdAssignment.objects.create(
-        publication=published.publication, hit=published, external_id=assignment_id(n), worker_id=worker,
+        publication=published.publication, external_id=assignment_id(n), worker_id=worker,
         provider_status="Submitted", response_missing=not answered,
     )
+    HitAssignment.objects.create(assignment=record, hit=published)
     if answered:
         from evaluation.models import Response
 

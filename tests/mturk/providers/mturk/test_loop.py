@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from mturk.hits import hit_request_token
+from mturk.providers.mturk.hits import hit_request_token
 from tests.evaluation.helpers import answer, read_task
 
-from .test_mturk_publish import expected_create_hit, hit_answer, hit_id
+from .test_publish import expected_create_hit, hit_answer, hit_id
 
 ASSIGNMENT = "3ASSIGNMENT0000000000000000001"
 WHEN = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

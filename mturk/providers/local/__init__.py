@@ -1,0 +1,1 @@
+"""Local volunteers behind the provider interface."""

@@ -1,0 +1,1 @@
+"""Amazon Mechanical Turk: boto3 client, HITs, the worker frame page, fees, and the provider."""

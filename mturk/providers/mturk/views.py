@@ -1,0 +1,105 @@
+"""The page an MTurk worker sees inside the worker frame: preview, task, hand-back to MTurk."""
+import functools
+from urllib.parse import urlsplit
+
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from evaluation import services as rating
+from evaluation.models import Assignment, Rater, Response
+
+from ...claims import read_claim, sign_claim
+from .models import Hit
+from .preview import preview_task
+
+PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
+# Where MTurk may tell the page to post the finished assignment (turkSubmitTo).
+MTURK_SUBMIT_HOSTS = {"www.mturk.com", "workersandbox.mturk.com"}
+# Sites that frame the task page: the worker sites (production and sandbox) and the requester
+# sites' HIT preview.
+MTURK_FRAME_ANCESTORS = (
+    "https://worker.mturk.com https://workersandbox.mturk.com https://www.mturk.com "
+    "https://requester.mturk.com https://requestersandbox.mturk.com"
+)
+
+
+def frameable_by_mturk(view):
+    """Drop X-Frame-Options for this view only, and let browsers allow MTurk's sites (and no other) to frame it."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = f"frame-ancestors 'self' {MTURK_FRAME_ANCESTORS}"
+        return response
+
+    return xframe_options_exempt(wrapped)
+
+
+def _external_submit_url(turk_submit_to):
+    parts = urlsplit(turk_submit_to or "")
+    if parts.scheme != "https" or parts.hostname not in MTURK_SUBMIT_HOSTS:
+        return None
+    return f"https://{parts.hostname}/mturk/externalSubmit"
+
+
+# The page lives inside MTurk's iframe: it must be frameable there, and the browser will not send this
+# site's (SameSite=Lax) CSRF cookie from inside a third-party frame. A signed claim naming the reserved
+# assignment takes the CSRF token's place: a forged post cannot name an assignment it was not given.
+@frameable_by_mturk
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def mturk_task(request, hit_token):
+    hit = get_object_or_404(Hit.objects.select_related("publication__study", "study_neuron"), request_token=hit_token)
+    params = request.POST if request.method == "POST" else request.GET
+    assignment_id = params.get("assignmentId", "")
+    worker_id = params.get("workerId", "")
+    submit_url = _external_submit_url(params.get("turkSubmitTo", ""))
+    base = {"hit": hit, "assignment_id": assignment_id, "external_submit_url": submit_url}
+
+    if not assignment_id or assignment_id == PREVIEW_ASSIGNMENT_ID:
+        return render(request, "mturk/task.html", {**base, "preview": True, "task": preview_task(hit.study_neuron)})
+    if not worker_id or submit_url is None:
+        return HttpResponseBadRequest("This page must be opened from the MTurk HIT (workerId and turkSubmitTo are missing).")
+
+    study = hit.publication.study
+    stored = Response.objects.filter(study=study, source=Response.Source.MTURK, external_id=assignment_id).first()
+    if stored is not None:
+        # Already stored (double click, reload, retry): only send the worker on to MTurk again.
+        return render(request, "mturk/submitted.html", base)
+
+    rater = rating.get_or_create_rater(study, Rater.Kind.MTURK, worker_id)
+    if Response.objects.filter(rater=rater, study_neuron=hit.study_neuron).exists():
+        return render(request, "mturk/already_answered.html", base, status=409)
+
+    if request.method == "GET":
+        try:
+            assignment = rating.claim_assignment_for_neuron(rater, hit.study_neuron)
+        except rating.AlreadyAnswered:
+            return render(request, "mturk/already_answered.html", base, status=409)
+        return _render_form(request, base, assignment, assignment_id, worker_id)
+
+    claim = read_claim(request.POST.get("claim"), hit.publication.mturk_design.assignment_duration_seconds + 3600)
+    if not claim or claim["external_id"] != assignment_id:
+        return HttpResponseBadRequest("This submission does not carry a valid claim for the assignment; reload the HIT.")
+    assignment = get_object_or_404(Assignment, pk=claim["assignment"], rater=rater, study_neuron=hit.study_neuron)
+    try:
+        rating.submit_response(assignment, request.POST, source=Response.Source.MTURK, external_id=assignment_id)
+    except rating.SubmissionError as error:
+        return _render_form(request, base, assignment, assignment_id, worker_id, error=str(error), status=400)
+    return render(request, "mturk/submitted.html", base)
+
+
+def _render_form(request, base, assignment, assignment_id, worker_id, error="", status=200):
+    context = {
+        **base,
+        "task": rating.task_context(assignment),
+        "preview": False,
+        "claim": sign_claim(assignment, assignment_id),
+        "worker_id": worker_id,
+        "turk_submit_to": request.POST.get("turkSubmitTo") or request.GET.get("turkSubmitTo", ""),
+        "error": error,
+    }
+    return render(request, "mturk/task.html", context, status=status)

@@ -1,0 +1,1 @@
+"""Prolific: REST client, the participant pages, and the provider."""

@@ -1,0 +1,95 @@
+"""The pages a Prolific participant sees: entry from Prolific, the batch of tasks, the completion code."""
+from django.db import transaction
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from evaluation import services as rating
+from evaluation.models import Assignment, Rater, Response
+
+from ...claims import read_claim, sign_claim
+from ...models import Publication
+from .client import COMPLETION_URL
+from .models import ParticipantSession, ProlificDesign
+
+
+@require_http_methods(["GET"])
+def start(request, publication_id):
+    design = get_object_or_404(
+        ProlificDesign.objects.select_related("publication__study"),
+        publication_id=publication_id, publication__provider=Publication.Provider.PROLIFIC,
+    )
+    publication = design.publication
+    participant_id = request.GET.get("PROLIFIC_PID", "").strip()
+    session_id = request.GET.get("SESSION_ID", "").strip()
+    study_id = request.GET.get("STUDY_ID", "").strip()
+    missing = [name for name, value in [("PROLIFIC_PID", participant_id), ("STUDY_ID", study_id), ("SESSION_ID", session_id)] if not value]
+    if missing:
+        return HttpResponseBadRequest(f"Open this study from Prolific: the link lacks {', '.join(missing)}.")
+    if design.prolific_study_id and study_id != design.prolific_study_id:
+        return HttpResponseBadRequest("This link belongs to a different Prolific study.")
+    with transaction.atomic():
+        rater = rating.get_or_create_rater(publication.study, Rater.Kind.PROLIFIC, participant_id)
+        ParticipantSession.objects.get_or_create(
+            publication=publication,
+            session_id=session_id,
+            defaults={"rater": rater, "participant_id": participant_id},
+        )
+    return redirect("prolific:task", session_id=session_id)
+
+
+def _session(session_id):
+    return get_object_or_404(
+        ParticipantSession.objects.select_related("publication__study", "publication__prolific_design", "rater"),
+        session_id=session_id,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def task(request, session_id):
+    session = _session(session_id)
+    batch_size = session.publication.prolific_design.batch_size
+    done_count = Response.objects.filter(rater=session.rater).count()
+    if done_count >= batch_size or session.completed_at:
+        return redirect("prolific:done", session_id=session_id)
+    assignment = rating.claim_next_assignment(session.rater)
+    if assignment is None:
+        return redirect("prolific:done", session_id=session_id)
+    error = ""
+    if request.method == "POST":
+        claim = read_claim(request.POST.get("claim"), 24 * 3600)
+        if not claim or claim["external_id"] != session_id:
+            return HttpResponseBadRequest("This submission does not belong to your session; reload the page.")
+        posted = get_object_or_404(Assignment, pk=claim["assignment"], rater=session.rater)
+        try:
+            rating.submit_response(posted, request.POST, source=Response.Source.PROLIFIC, external_id=session_id)
+        except rating.SubmissionError as error_:
+            error = str(error_)
+            assignment = posted
+        else:
+            return redirect("prolific:task", session_id=session_id)
+    context = {
+        "task": rating.task_context(assignment),
+        "session": session,
+        "progress_done": done_count,
+        "progress_total": batch_size,
+        "claim": sign_claim(assignment, session_id),
+        "error": error,
+        "action_url": reverse("prolific:task", args=[session_id]),
+    }
+    return render(request, "prolific/task.html", context, status=400 if error else 200)
+
+
+@require_http_methods(["GET"])
+def done(request, session_id):
+    session = _session(session_id)
+    if session.completed_at is None:
+        ParticipantSession.objects.filter(pk=session.pk, completed_at=None).update(completed_at=timezone.now())
+    code = session.publication.prolific_design.completion_code
+    return render(
+        request,
+        "prolific/done.html",
+        {"code": code, "completion_url": COMPLETION_URL.format(code=code)},
+    )

@@ -1,0 +1,24 @@
+"""A Prolific publication of the two-neuron crowd study: batches of 2 at $0.50 a response."""
+from decimal import Decimal
+
+import pytest
+
+from mturk.models import ProlificDesign, Publication
+
+
+@pytest.fixture
+def prolific_publication(crowd_study):
+    publication = Publication.objects.create(
+        study=crowd_study, provider=Publication.Provider.PROLIFIC, reward=Decimal("0.50"),
+        title="Rate image descriptions", description="Rate how well short descriptions fit sets of images.",
+    )
+    ProlificDesign.objects.create(publication=publication, batch_size=2, estimated_minutes=5, completion_code="C0DE1234")
+    return publication
+
+
+def drafted(publication, study_id="STUDY1"):
+    """As after `prolific draft`: Prolific's study id recorded, the design frozen."""
+    ProlificDesign.objects.filter(pk=publication.pk).update(prolific_study_id=study_id)
+    Publication.objects.filter(pk=publication.pk).update(published_at="2026-11-20T09:00:00Z")
+    publication.refresh_from_db()
+    return publication
