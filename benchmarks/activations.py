@@ -31,9 +31,9 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from explain.activations import record_activations  # noqa: E402
-from explain.demo_network import ensure_demo_network  # noqa: E402
+from demo.network import ensure_demo_network  # noqa: E402
 from explain.networks import load_network  # noqa: E402
-from explain.synthetic import ensure_synthetic_probe  # noqa: E402
+from demo.synthetic import ensure_synthetic_probe  # noqa: E402
 
 
 def reset_peak_rss():

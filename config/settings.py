@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "mturk",
     "analysis",
     "scoring",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -151,7 +152,7 @@ REST_FRAMEWORK = {
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
 
-# Foundation models, by public id; loaded lazily by explain.foundation.
+# Foundation models, by public id; loaded lazily by the `foundation` package.
 FOUNDATION = {
     "captioner": os.environ.get("NEURONEVAL_CAPTIONER", "Salesforce/blip-image-captioning-base"),
     "clip_model": os.environ.get("NEURONEVAL_CLIP_MODEL", "ViT-B-16"),
@@ -173,7 +174,7 @@ LOGGING = {
 # explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
 CELERY_TASK_ROUTES = {"explain.run_explain_task": {"queue": "gpu"}}
 
-# Foundation-model knobs beyond the model ids (explain.foundation).
+# Foundation-model knobs beyond the model ids (the `foundation` package).
 FOUNDATION.update({
     "llm_api_key": os.environ.get("NEURONEVAL_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
     "llm_timeout": float(os.environ.get("NEURONEVAL_LLM_TIMEOUT", 60)),

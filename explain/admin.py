@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from explain.models import Explanation, Job, JobChunk, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage, TopImage
+from explain.models import (Explanation, FewShotExample, Job, JobChunk, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage,
+                            TopImage)
 
 
 @admin.register(Network)
@@ -72,3 +73,10 @@ class JobChunkAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     raw_id_fields = ("job",)
     readonly_fields = ("started_at", "finished_at")
+
+
+@admin.register(FewShotExample)
+class FewShotExampleAdmin(admin.ModelAdmin):
+    list_display = ("layer", "unit", "kind", "explanation")
+    list_filter = ("kind", "layer__network")
+    search_fields = ("explanation",)

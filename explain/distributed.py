@@ -112,7 +112,7 @@ def prepare_chunked_job(job_id: int) -> Job:
 
 def method_input_for(job: Job, method) -> MethodInput:
     """The method's inputs for the job's layer: the recorded activations and probe set."""
-    from explain import foundation
+    import foundation
 
     params = job.params
     layer = Layer.objects.select_related("network").get(network__name=params["network"], name=params["layer"])

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from explain.methods.base import ExplanationRecord, MethodInput
 from explain.models import Explanation, Job, Layer, Method, Network, Neuron, ProbeDataset, TopImage
+from explain.registries import on_demand_networks, on_demand_probes
 
 JOB_KIND = "explain"
-DEMO_NETWORK, DEMO_PROBE = "demo-cnn", "synthetic"
 
 
 class JobError(ValueError):
@@ -27,24 +27,22 @@ def resolve_network(name: str, show_progress: bool = False) -> Network:
     network = Network.objects.filter(name=name).first()
     if network is not None:
         return network
-    if name == DEMO_NETWORK:
-        from explain.demo_network import ensure_demo_network
-
-        return ensure_demo_network(show_progress=show_progress)
+    builders = on_demand_networks()
+    if name in builders:
+        return builders[name](show_progress=show_progress)
     known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
-    raise JobError(f"no network named {name!r} (known: {known}; {DEMO_NETWORK} is built on demand)")
+    raise JobError(f"no network named {name!r} (known: {known}; built on demand: {', '.join(sorted(builders)) or 'none'})")
 
 
 def resolve_probe(name: str, show_progress: bool = False) -> ProbeDataset:
     dataset = ProbeDataset.objects.filter(name=name).first()
     if dataset is not None:
         return dataset
-    if name == DEMO_PROBE:
-        from explain.synthetic import ensure_synthetic_probe
-
-        return ensure_synthetic_probe(show_progress=show_progress)
+    builders = on_demand_probes()
+    if name in builders:
+        return builders[name](show_progress=show_progress)
     known = ", ".join(ProbeDataset.objects.values_list("name", flat=True)) or "none"
-    raise JobError(f"no probing dataset named {name!r} (known: {known}; {DEMO_PROBE} is built on demand)")
+    raise JobError(f"no probing dataset named {name!r} (known: {known}; built on demand: {', '.join(sorted(builders)) or 'none'})")
 
 
 def load_methods(names: Sequence[str]):
@@ -189,7 +187,7 @@ def run_explain_job(
     store_maps: bool = True,
 ) -> Job:
     """Record `layers` of `network` over `probe`, keep every unit's top images, run `methods`, store their explanations."""
-    from explain import foundation
+    import foundation
     from explain.activations import record_activations
     from explain.networks import get_layer, layer_names, load_network
     from explain.probes import get_probe_set

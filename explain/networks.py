@@ -20,6 +20,8 @@ from torch import nn
 from torchvision import models as tv_models
 from torchvision import transforms
 
+from explain.registries import registered_architectures
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -30,29 +32,33 @@ TORCHVISION_ARCHITECTURES = {
     "alexnet": {"input_size": 224},
     "vit_b_16": {"input_size": 224},
 }
-ARCHITECTURES = sorted([*TORCHVISION_ARCHITECTURES, "demo-cnn"])
 
 
 class NetworkError(ValueError):
     """A network or layer that cannot be loaded as asked; the message says which and why."""
 
 
+def architectures() -> list[str]:
+    """torchvision's, and those other apps registered (explain.registries), e.g. the demo app's demo-cnn."""
+    return sorted({*TORCHVISION_ARCHITECTURES, *registered_architectures()})
+
+
 def build_architecture(architecture: str, num_classes: int | None = None) -> nn.Module:
     """The architecture with freshly initialised weights (seed the RNG first for reproducibility)."""
-    if architecture == "demo-cnn":
-        from explain.demo_network import DemoCNN
-
-        return DemoCNN(num_outputs=num_classes) if num_classes else DemoCNN()
+    registered = registered_architectures()
+    if architecture in registered:
+        build, _ = registered[architecture]
+        return build(num_classes)
     if architecture not in TORCHVISION_ARCHITECTURES:
-        raise NetworkError(f"unknown architecture {architecture!r}; registry: {', '.join(ARCHITECTURES)}")
+        raise NetworkError(f"unknown architecture {architecture!r}; registry: {', '.join(architectures())}")
     return tv_models.get_model(architecture, weights=None, num_classes=num_classes or 1000)
 
 
 def default_preprocess(architecture: str):
-    if architecture == "demo-cnn":
-        from explain.demo_network import demo_preprocess
-
-        return demo_preprocess()
+    registered = registered_architectures()
+    if architecture in registered:
+        _, preprocess = registered[architecture]
+        return preprocess()
     size = TORCHVISION_ARCHITECTURES[architecture]["input_size"]
     return transforms.Compose(
         [
@@ -81,8 +87,8 @@ def load_network(network):
             known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
             raise NetworkError(f"no network named {network!r} (known: {known})") from None
     architecture, source = network.architecture, network.weights_source.strip()
-    if architecture not in ARCHITECTURES:
-        raise NetworkError(f"network {network.name}: unknown architecture {architecture!r}; registry: {', '.join(ARCHITECTURES)}")
+    if architecture not in architectures():
+        raise NetworkError(f"network {network.name}: unknown architecture {architecture!r}; registry: {', '.join(architectures())}")
     num_classes = len(network.class_names) or None
     preprocess = default_preprocess(architecture)
 

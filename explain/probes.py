@@ -4,7 +4,8 @@ Three sources end up as the same stored records (ProbeDataset + ProbeImage
 rows, image files in media storage, per-image npz masks for annotated sets):
 - an image folder, optionally with one subfolder per class (torchvision's ImageFolder layout);
 - a Broden-layout folder (index.csv, label.csv, images/ with segmentation PNGs);
-- the synthetic set of `explain.synthetic`.
+- sets that an app generates itself (the demo app's synthetic set, `demo.synthetic`), built on first use
+  through `explain.registries`.
 """
 from __future__ import annotations
 
@@ -81,6 +82,13 @@ class StoredProbeSet:
 
     def class_indices(self) -> list[int | None]:
         return [image.class_index for image in self._images]
+
+
+def encode_masks(masks: dict[str, np.ndarray]) -> bytes:
+    """Per-concept boolean masks as the npz file `StoredProbeSet.concept_masks` reads."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: mask.astype(bool) for name, mask in masks.items()})
+    return buffer.getvalue()
 
 
 def get_probe_set(dataset_or_name) -> StoredProbeSet:
@@ -185,7 +193,6 @@ def import_broden_folder(path, name: str, limit: int | None = None):
     from django.db import transaction
 
     from explain.models import ProbeDataset, ProbeImage
-    from explain.synthetic import encode_masks
 
     root = Path(path)
     index_file = root / "index.csv"

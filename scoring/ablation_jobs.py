@@ -8,7 +8,7 @@ import torch
 from django.db import transaction
 from tqdm import tqdm
 
-from explain.ablation import ablation_effect, accuracy_per_class, predictions
+from scoring.ablation import ablation_effect, accuracy_per_class, predictions
 from explain.models import Layer, Neuron, ProbeDataset
 
 from .models import AblationResult

@@ -1,13 +1,6 @@
 from django.contrib import admin
 
-from .models import AblationResult, FewShotExample, MetricScore, SimulationPass, SimulationScore
-
-
-@admin.register(FewShotExample)
-class FewShotExampleAdmin(admin.ModelAdmin):
-    list_display = ("layer", "unit", "kind", "explanation")
-    list_filter = ("kind", "layer__network")
-    search_fields = ("explanation",)
+from .models import AblationResult, MetricScore, SimulationPass, SimulationScore
 
 
 class SimulationPassInline(admin.TabularInline):

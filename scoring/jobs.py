@@ -48,8 +48,8 @@ def unit_references(layer: Layer, references_file: str | None) -> list[str]:
 
 def metric_values(metric: str, texts: list[str], references: list[str], *, bertscore_model: str = "roberta-large",
                   bertscore_layers: int | None = None) -> tuple[np.ndarray, str]:
-    from explain import foundation
-    from explain.metrics import bertscore_f1, clip_text_cosine, text_cosine
+    import foundation
+    from scoring.metrics import bertscore_f1, clip_text_cosine, text_cosine
 
     if metric == "text-cosine":
         embedder = foundation.get_text_embedder()
@@ -90,10 +90,10 @@ def score_by_simulation(network: str, layer: str, probe: str | None = None, *, k
     kind "caption": the simulator predicts the unit's activation on captions of the probing images;
     kind "class": it predicts the unit's weight to each output class (equation 1) from the class name.
     """
-    from explain.simulation import SimulationParams, few_shot_unit
-    from explain.simulation import score_by_simulation as simulate
+    from scoring.simulation import SimulationParams, few_shot_unit
+    from scoring.simulation import score_by_simulation as simulate
 
-    from .few_shot import choose_few_shot_units
+    from explain.few_shot import choose_few_shot_units
 
     params = params or SimulationParams()
     layer_row, rows = layer_explanations(network, layer, methods)
@@ -108,8 +108,8 @@ def score_by_simulation(network: str, layer: str, probe: str | None = None, *, k
         raise ScoringError(f"unknown simulation kind {kind!r}; choose caption or class")
     model_name = getattr(chat, "model", "")
     if chat is None:
-        from explain import foundation
-        from explain.llm_chat import openai_chat
+        import foundation
+        from foundation.llm_chat import openai_chat
 
         llm = foundation.get_llm()
         chat = openai_chat(llm.client, llm.model, temperature=params.temperature, top_logprobs=params.top_logprobs, cache=llm.cache)
@@ -129,7 +129,7 @@ def score_by_simulation(network: str, layer: str, probe: str | None = None, *, k
 
 def _caption_pairs(layer_row: Layer, probe: str):
     """(unit -> caption-activation pairs over the probing set, explanation -> rows shown to its explainer)."""
-    from explain.llm_prompts import Pair
+    from explain.methods.tellme_prompts import Pair
     from explain.methods.tellme import image_captions
 
     summaries, probe_set = _layer_summaries(layer_row, probe)
@@ -149,7 +149,7 @@ def _caption_pairs(layer_row: Layer, probe: str):
 
 
 def _class_weight_pairs(layer_row: Layer):
-    from explain.llm_prompts import Pair
+    from explain.methods.tellme_prompts import Pair
     from explain.networks import load_network
     from explain.unit_weights import class_weights
 

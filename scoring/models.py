@@ -1,31 +1,7 @@
 """Automatic measures that sit beside the human ratings, stored per explanation or per unit."""
 from django.db import models
 
-from explain.models import Explanation, Layer, Neuron, ProbeDataset
-
-
-class PairKind(models.TextChoices):
-    CAPTION = "caption", "Caption - activation"
-    CLASS = "class", "Class name - weight"
-    UNIT = "unit", "Next-layer unit label - weight"
-
-
-class FewShotExample(models.Model):
-    """A unit a researcher labelled by hand, shown to the LLM explainer and simulator as a worked example."""
-
-    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="few_shot_examples")
-    unit = models.PositiveIntegerField()
-    kind = models.CharField(max_length=10, choices=PairKind.choices, default=PairKind.CAPTION)
-    explanation = models.TextField(help_text="What the unit detects, e.g. 'dogs in snowy scenes'.")
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["layer", "kind", "unit"]
-        constraints = [models.UniqueConstraint(fields=["layer", "unit", "kind"], name="unique_few_shot_unit")]
-
-    def __str__(self):
-        return f"{self.layer}#{self.unit} ({self.kind}): {self.explanation[:50]}"
+from explain.models import Explanation, Layer, Neuron, PairKind, ProbeDataset
 
 
 class SimulationScore(models.Model):

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from django.db import transaction
 
-from explain.simulation import SimulationOutcome, SimulationParams
+from scoring.simulation import SimulationOutcome, SimulationParams
 
 from .models import MetricScore, SimulationPass, SimulationScore
 

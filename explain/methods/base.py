@@ -1,7 +1,7 @@
 """The one small interface every explanation method implements.
 
 A method reads the cached activations of one layer over one probing set,
-asks `explain.foundation` for any pretrained model it needs (never loading one
+asks `foundation` for any pretrained model it needs (never loading one
 itself), and returns plain records. The job layer (`explain.jobs`) turns the
 records into `Explanation` rows, idempotently.
 """
@@ -55,7 +55,7 @@ class MethodInput:
     layer: Any  # explain.models.Layer
     probe: ProbeSet
     activations: ActivationCache
-    foundation: Any = None  # explain.foundation registry, for methods that need pretrained models
+    foundation: Any = None  # foundation registry, for methods that need pretrained models
     params: dict = field(default_factory=dict)
     progress: Any = None  # callable(done, total, message) or None
 

@@ -194,20 +194,20 @@ def _concept_set(inputs: MethodInput) -> list[str]:
 
 
 def _clip_parts(handle):
-    """(model, preprocess, tokenizer) from what explain.foundation.get_clip() returns."""
+    """(model, preprocess, tokenizer) from what foundation.get_clip() returns."""
     if isinstance(handle, (tuple, list)) and len(handle) == 3:
         return tuple(handle)
     try:
         return handle.model, handle.preprocess, handle.tokenizer
     except AttributeError:
         raise TypeError(
-            "explain.foundation.get_clip() must give (model, preprocess, tokenizer) or an object with those attributes"
+            "foundation.get_clip() must give (model, preprocess, tokenizer) or an object with those attributes"
         ) from None
 
 
 @register
 class ClipDissect(ExplanationMethod):
-    """The paper's method: P from CLIP image-text similarities (model from explain.foundation)."""
+    """The paper's method: P from CLIP image-text similarities (model from foundation)."""
 
     name = "clip-dissect"
     display_name = "CLIP-Dissect"
@@ -216,10 +216,10 @@ class ClipDissect(ExplanationMethod):
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         try:
-            from explain.foundation import get_clip
+            from foundation import get_clip
         except ImportError:
             raise RuntimeError(
-                "clip-dissect needs explain.foundation.get_clip(), which is not available in this installation"
+                "clip-dissect needs foundation.get_clip(), which is not available in this installation"
             ) from None
         model, preprocess, tokenizer = _clip_parts(get_clip())
         probe, cache = inputs.probe, inputs.activations

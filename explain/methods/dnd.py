@@ -101,7 +101,7 @@ class DescribeAndDissect(ExplanationMethod):
         self.timings: dict[str, float] = {}
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        from explain import foundation
+        import foundation
 
         config = dnd_config(inputs.params, self.config_overrides)
         target = inputs.params.get("target")

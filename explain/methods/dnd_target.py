@@ -20,7 +20,7 @@ class TargetActivations:
 
     @classmethod
     def for_network(cls, network, layer_name: str, batch_size: int = 64):
-        from explain.foundation.device import pick_device
+        from foundation.device import pick_device
         from explain.networks import load_network
 
         model, preprocess = load_network(network)

@@ -136,7 +136,7 @@ class OcclusionVocabularyMethod(ExplanationMethod):
     description = "Occlusion patches of the top images matched by CLIP to an LLM-written class-feature vocabulary (2310.10708)."
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        from explain import foundation
+        import foundation
         from explain.activations import unit_activations
         from explain.networks import load_network
 

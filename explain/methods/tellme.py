@@ -8,9 +8,9 @@ positive weights to the units of the next layer, labelled by CLIP-Dissect.
 Steps, for every method:
   1. the pairs of each unit, the strongest `pairs` of them, shown weakest first;
   2. few-shot examples: units of the same layer labelled by hand in the admin, else another
-     method's explanations of them (`scoring.few_shot`), with their own pairs; the source is
+     method's explanations of them (`explain.few_shot`), with their own pairs; the source is
      recorded in every explanation's details;
-  3. the prompt of `explain.llm_prompts.build_explanation_messages`, one per unit, sent
+  3. the prompt of `explain.methods.tellme_prompts.build_explanation_messages`, one per unit, sent
      concurrently through the shared, cached LLM adapter;
   4. the completion of "the main thing this neuron does is find" is the explanation.
 
@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..llm_prompts import FewShotUnit, Pair, build_explanation_messages, strip_explanation_prefix
+from .tellme_prompts import FewShotUnit, Pair, build_explanation_messages, strip_explanation_prefix
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
 
@@ -134,7 +134,7 @@ def build_unit_prompts(
 
 
 def _few_shot_chooser(layer, kind: str, params):
-    from scoring.few_shot import choose_few_shot_units
+    from explain.few_shot import choose_few_shot_units
 
     return lambda unit: choose_few_shot_units(layer, kind, unit, params.few_shot_examples, params.few_shot_fallback_method)
 
@@ -150,7 +150,7 @@ def image_captions(probe, rows: Sequence[int], captioner=None) -> tuple[dict[int
     if stored and all(stored.values()):
         return stored, "stored"
     if captioner is None:
-        from explain.foundation import get_captioner
+        from foundation import get_captioner
 
         captioner = get_captioner()
     name = getattr(captioner, "name", "") or type(captioner).__name__
@@ -183,7 +183,7 @@ class CaptionActivationMethod(ExplanationMethod):
     description = "LLM explanation from captions of the top images and the unit's activations (TeLLMe, Bills et al.)."
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        from explain import foundation
+        import foundation
 
         params = _params(CaptionActivationParams, inputs.params)
         summaries = inputs.activations.summaries()
@@ -229,7 +229,7 @@ class WeightLabelMethod(ExplanationMethod):
     description = "LLM explanation from the unit's weights to the output classes (TeLLMe, equation 1)."
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        from explain import foundation
+        import foundation
         from explain.unit_weights import class_weights
 
         params = _params(WeightLabelParams, inputs.params)
@@ -252,7 +252,7 @@ class WeightClipMethod(ExplanationMethod):
     description = "LLM explanation from the unit's weights to next-layer units labelled by CLIP-Dissect (TeLLMe)."
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        from explain import foundation
+        import foundation
         from explain.models import Explanation
         from explain.unit_weights import next_layer_weights
 

@@ -5,7 +5,7 @@ import torch
 from explain.activations import get_activation_cache, layer_maps, merge_top_k, record_activations, unit_activations
 from explain.models import Network
 from explain.networks import load_network
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import tests.explain.distributed_support  # noqa: F401 - registers the cheap tes
 from explain.distributed import refresh_job_progress, run_chunk, split_units, submit_chunked_job
 from explain.jobs import ensure_layer
 from explain.models import Explanation, Job, JobChunk, Network, TopImage
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 
 
 @pytest.fixture

@@ -3,15 +3,16 @@ import hashlib
 
 import pytest
 
-from explain import foundation
+import foundation
 from explain.activations import get_activation_cache
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.dnd_prompts import SIMPLIFY_EXAMPLE_QUESTION
 from explain.models import Layer, Network, ProbeDataset, ProbeImage
 from explain.probes import get_probe_set
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
-from explain.foundation.tiny import ChatServer, tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
+from tests.fakes.played_openai import ChatServer
+from tests.fakes.tiny_models import tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
 
 CONCEPTS = ["red squares", "blue circles", "green stripes", "bright textures", "checkered graphics"]
 

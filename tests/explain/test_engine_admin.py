@@ -1,9 +1,10 @@
 import pytest
 from django.contrib.auth.models import User
 
-from explain.models import Explanation, Job, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage, TopImage
+from explain.models import (Explanation, FewShotExample, Job, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage,
+                            TopImage)
 
-MODELS = [Network, Layer, Neuron, ProbeDataset, ProbeImage, TopImage, Method, Job, Explanation]
+MODELS = [Network, Layer, Neuron, ProbeDataset, ProbeImage, TopImage, Method, Job, Explanation, FewShotExample]
 
 
 @pytest.mark.django_db
@@ -23,3 +24,12 @@ def test_every_explain_model_has_a_working_admin_list_and_add_page(client, model
     assert client.get(reverse(f"{name}_add")).status_code == 200
     if model is Explanation:
         assert "&lt;b&gt;red&lt;/b&gt; things" in listing.content.decode()
+
+
+@pytest.mark.django_db
+def test_few_shot_examples_are_added_in_the_admin(client):
+    client.force_login(User.objects.create_superuser("admin", "a@example.org", "pw"))
+    layer = Layer.objects.create(network=Network.objects.create(name="n", architecture="demo-cnn"), name="conv4")
+    response = client.post("/admin/explain/fewshotexample/add/", {"layer": layer.pk, "unit": 3, "kind": "caption", "explanation": "red squares", "note": ""})
+    assert response.status_code == 302
+    assert FewShotExample.objects.get().explanation == "red squares"

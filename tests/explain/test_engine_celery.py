@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="re
 SETUP = """
 import django; django.setup()
 from explain.models import Network
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 ensure_synthetic_probe("tiny", seed=0, config=SyntheticConfig(n_images=24))
 Network.objects.create(name="random-cnn", architecture="demo-cnn", weights_source="random:0")
 """

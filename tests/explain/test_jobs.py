@@ -7,7 +7,7 @@ from explain import methods as method_registry
 from explain.jobs import JobError, run_explain_job, save_explanations
 from explain.methods.base import ExplanationMethod, ExplanationRecord
 from explain.models import Explanation, Job, Layer, Network, TopImage
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 
 
 class MostPresentConceptAmongTopImages(ExplanationMethod):

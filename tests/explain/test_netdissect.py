@@ -104,7 +104,7 @@ def test_paper_defaults():
 @pytest.mark.django_db
 def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_concept():
     from explain.probes import get_probe_set
-    from explain.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
+    from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
 
     from .method_fixtures import maps_of_concepts
 

@@ -9,7 +9,7 @@ from explain.methods.occlusion_vocabulary import (
     occlusion_drops,
     parse_phrases,
 )
-from explain.foundation.tiny import ChatServer
+from tests.fakes.played_openai import ChatServer
 
 SQUARE = (20, 36, 32, 48)  # top, left, bottom, right
 

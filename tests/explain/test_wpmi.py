@@ -6,7 +6,7 @@ import open_clip
 import pytest
 import torch
 
-import explain.foundation
+import foundation
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.clip_dissect import SoftWPMIParams, clip_concept_similarities, soft_wpmi
@@ -146,9 +146,9 @@ def test_clip_similarities_are_cosines_of_image_and_bare_concept_embeddings(tiny
 @pytest.mark.parametrize("handle", ["tuple", "adapter"])
 def test_clip_dissect_method_takes_clip_from_the_foundation_adapters(tiny_clip, monkeypatch, handle):
     model, preprocess, tokenizer = tiny_clip
-    # explain.foundation's ClipEmbedder exposes model, preprocess and tokenizer as attributes
+    # foundation's ClipEmbedder exposes model, preprocess and tokenizer as attributes
     given = tiny_clip if handle == "tuple" else SimpleNamespace(model=model, preprocess=preprocess, tokenizer=tokenizer)
-    monkeypatch.setattr(explain.foundation, "get_clip", lambda: given, raising=False)
+    monkeypatch.setattr(foundation, "get_clip", lambda: given, raising=False)
     probe = blocks_probe(n_images=12)
     cache = ArrayActivationCache("conv2", maps_firing_on(probe, concept=1, n_units=3), probe.image_ids)
     concepts = ["red", "blue", "dots", "stripes", "disc"]
@@ -170,7 +170,7 @@ def _reordered(clip_parts):
 
 
 def test_clip_dissect_without_a_clip_adapter_says_so(monkeypatch):
-    monkeypatch.delattr(explain.foundation, "get_clip", raising=False)
+    monkeypatch.delattr(foundation, "get_clip", raising=False)
     probe = blocks_probe(n_images=4)
     cache = ArrayActivationCache("conv2", np.zeros((4, 2, 8, 8), np.float32), probe.image_ids)
 
@@ -181,7 +181,7 @@ def test_clip_dissect_without_a_clip_adapter_says_so(monkeypatch):
 @pytest.mark.django_db
 def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_concept():
     from explain.probes import get_probe_set
-    from explain.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
+    from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
 
     from .method_fixtures import maps_of_concepts
 
@@ -196,7 +196,7 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
 
 
 def test_clip_dissect_reads_its_concept_set_from_a_file_one_concept_a_line(tiny_clip, monkeypatch, tmp_path):
-    monkeypatch.setattr(explain.foundation, "get_clip", lambda: tiny_clip, raising=False)
+    monkeypatch.setattr(foundation, "get_clip", lambda: tiny_clip, raising=False)
     concept_file = tmp_path / "concepts.txt"
     concept_file.write_text("zebra\n\n  giraffe \n")
     probe = blocks_probe(n_images=6)

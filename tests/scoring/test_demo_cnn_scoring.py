@@ -7,20 +7,21 @@ import pytest
 import torch
 from django.core.management import call_command
 
-from explain import foundation
-from explain.ablation import ablation_effect, accuracy_per_class, predictions
-from explain.demo_network import DemoTrainingConfig, ensure_demo_network
-from explain.foundation.tiny import ChatServer, tiny_clip_embedder
+import foundation
+from scoring.ablation import ablation_effect, accuracy_per_class, predictions
+from demo.network import DemoTrainingConfig, ensure_demo_network
+from tests.fakes.played_openai import ChatServer
+from tests.fakes.tiny_models import tiny_clip_embedder
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.models import Explanation, Layer, Method, Network, Neuron
 from explain.networks import load_network
 from explain.probes import get_probe_set
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 from scoring.ablation_jobs import probe_inputs, probe_targets
 from scoring.models import AblationResult, SimulationPass, SimulationScore
 
-from tests.explain.played_openai import PlayedServer, asked_descriptions, completion_json
+from tests.fakes.played_openai import PlayedServer, asked_descriptions, completion_json
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +52,7 @@ def trained_demo(db, var_dir, trained_weights):
 
 @pytest.fixture
 def random_demo(db, var_dir):
-    from explain.synthetic import CONCEPT_NAMES
+    from demo.synthetic import CONCEPT_NAMES
 
     network = Network.objects.create(name="random-demo", architecture="demo-cnn", weights_source="random:0", class_names=list(CONCEPT_NAMES))
     Layer.objects.create(network=network, name="conv4", unit_count=64)
@@ -70,7 +71,7 @@ def test_on_the_demo_cnn_no_zeroed_unit_changes_nothing_and_all_leave_chance(tra
     # With every unit zeroed the output is the head's bias: one constant answer per concept ...
     constant = predictions(model, inputs, multilabel=True)
     with torch.no_grad():
-        from explain.ablation import units_zeroed
+        from scoring.ablation import units_zeroed
 
         with units_zeroed(model, "conv4", range(64)):
             constant = predictions(model, inputs, multilabel=True)
@@ -135,7 +136,7 @@ def test_simulation_scores_every_explanation_with_stored_passes(random_demo, pro
         return completion_json("\n".join(f"{d}\t{8 if word in d else 0}" for d in asked_descriptions(body)))
 
     server = PlayedServer(keyword_simulator)
-    from explain.foundation.llm import ChatLLM
+    from foundation.llm import ChatLLM
 
     out = io.StringIO()
     with foundation.override(llm=ChatLLM(server.client(), "played-model")):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from explain.metrics import imagenet_class_references, text_cosine
+from scoring.metrics import imagenet_class_references, text_cosine
 
 
 def test_text_cosine_pairs_each_explanation_with_its_own_reference(minilm):

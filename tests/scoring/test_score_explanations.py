@@ -4,9 +4,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from explain import foundation
+import foundation
 from explain.models import Explanation, Layer, Method, Network, Neuron
-from explain.simulation import PassResult, SimulationOutcome, SimulationParams
+from scoring.simulation import PassResult, SimulationOutcome, SimulationParams
 from scoring.models import MetricScore, SimulationPass, SimulationScore
 from scoring.services import store_simulation
 
@@ -83,7 +83,7 @@ def test_bertscore_with_a_local_bert_ranks_matching_labels_higher(fc_layer):
 
 
 def test_clip_cosine_uses_the_clip_adapter_text_tower(fc_layer):
-    from explain.foundation.tiny import tiny_clip_embedder
+    from tests.fakes.tiny_models import tiny_clip_embedder
 
     layer, references = fc_layer
     with foundation.override(clip=tiny_clip_embedder()):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from explain.foundation.errors import FoundationUnavailable
+from foundation.errors import FoundationUnavailable
 from scoring import jobs
 
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from explain.demo_network import DemoTrainingConfig, ensure_demo_network, train_demo_network
+from demo.network import DemoTrainingConfig, ensure_demo_network, train_demo_network
 from explain.networks import load_network
-from explain.synthetic import CONCEPT_NAMES
+from demo.synthetic import CONCEPT_NAMES
 
 TINY = DemoTrainingConfig(training_images=96, epochs=1, batch_size=32)
 

@@ -3,7 +3,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from explain.probes import get_probe_set
-from explain.synthetic import CONCEPT_CATEGORIES, CONCEPT_NAMES, SyntheticConfig, encode_png, ensure_synthetic_probe, generate_image
+from demo.synthetic import CONCEPT_CATEGORIES, CONCEPT_NAMES, SyntheticConfig, encode_png, ensure_synthetic_probe, generate_image
 
 TINY = SyntheticConfig(n_images=40)
 
@@ -35,7 +35,7 @@ def test_every_listed_concept_has_a_nonempty_mask_and_the_caption_names_the_shap
 def test_colour_mask_matches_the_painted_pixels():
     sample = generate_image(0, 1)
     colour = next(c for c in sample.concepts if CONCEPT_CATEGORIES[CONCEPT_NAMES.index(c)] == "color")
-    from explain.synthetic import COLOURS
+    from demo.synthetic import COLOURS
 
     mean_colour = sample.pixels[sample.masks[colour]].mean(axis=0)
     assert np.allclose(mean_colour, COLOURS[colour], atol=4)

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from explain.llm_chat import ChatReply, TokenLogprob
-from explain.simulation import ParsedReply, expected_value_from_top_logprobs, parse_simulation_reply, score_pass
+from foundation.llm_chat import ChatReply, TokenLogprob
+from scoring.simulation import ParsedReply, expected_value_from_top_logprobs, parse_simulation_reply, score_pass
 
 
 def logprob_reply(lines):

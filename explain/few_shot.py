@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explain.models import Explanation
-
-from .models import FewShotExample
+from explain.models import Explanation, FewShotExample
 
 
 @dataclass

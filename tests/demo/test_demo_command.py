@@ -8,14 +8,13 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from evaluation.services import create_study
-
-from .conftest import METHOD_NAMES
+from tests.evaluation.conftest import METHOD_NAMES, build_explained_network
 
 
 @pytest.mark.django_db
-def test_demo_reuses_an_existing_study_and_prints_links_and_login(explained_network, settings, tmp_path):
+def test_demo_reuses_an_existing_study_and_prints_links_and_login(settings, tmp_path):
     settings.VAR_DIR = tmp_path  # where the demo keeps the researcher password
-    create_study("demo", network=explained_network, methods=METHOD_NAMES, per_layer=3)
+    create_study("demo", network=build_explained_network(), methods=METHOD_NAMES, per_layer=3)
     first, second = StringIO(), StringIO()
     call_command("demo", "--no-serve", stdout=first)
     call_command("demo", "--no-serve", stdout=second)

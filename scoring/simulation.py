@@ -3,7 +3,7 @@
 Steps, top to bottom:
   1. `select_highest_and_random`: pick the pairs of a pass ("Highest 50/50": half from the unit's
      most activating descriptions, half at random from the rest).
-  2. `build_simulation_messages` (explain.llm_prompts): few-shot examples, then the explanation
+  2. `build_simulation_messages` (scoring.simulation_prompts): few-shot examples, then the explanation
      under test and the held-out descriptions with ``unk``.
   3. `parse_simulation_reply`: the predicted value of every line, as the expected value over the
      0-10 token log-probabilities when the endpoint returned them, else the parsed text. Lines
@@ -31,17 +31,10 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from .llm_chat import ChatFn, ChatReply, TokenLogprob
-from .llm_prompts import (
-    END_MARK,
-    MAX_SCALED_ACTIVATION,
-    START_MARK,
-    UNKNOWN_ACTIVATION,
-    FewShotUnit,
-    Pair,
-    build_simulation_messages,
-    clean_description,
-)
+from explain.methods.tellme_prompts import END_MARK, MAX_SCALED_ACTIVATION, START_MARK, FewShotUnit, Pair, clean_description
+from foundation.llm_chat import ChatFn, ChatReply, TokenLogprob
+
+from .simulation_prompts import UNKNOWN_ACTIVATION, build_simulation_messages
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""An OpenAI-compatible chat server played over httpx.MockTransport, for the real OpenAI SDK."""
+"""OpenAI-compatible chat servers played over httpx.MockTransport, for the real OpenAI SDK.
+
+`ChatServer` plays the plain chat endpoint for the LLM adapter (`foundation.llm.ChatLLM`);
+`PlayedServer` answers with whole response bodies, log-probabilities included, for the simulator.
+"""
 import json
 import math
 
@@ -62,3 +66,33 @@ def asked_descriptions(body):
     content = body["messages"][-1]["content"]
     block = content.split("<start>\n", 1)[1].split("\n<end>", 1)[0]
     return [line.rsplit("\t", 1)[0] for line in block.split("\n")]
+
+
+class ChatServer:
+    """Plays an OpenAI-compatible chat server over httpx.MockTransport and records every request."""
+
+    def __init__(self, answer, fail_first: int = 0):
+        self.answer = answer  # callable(request_json) -> str
+        self.fail_first = fail_first
+        self.requests: list[dict] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        if len(self.requests) <= self.fail_first:
+            return httpx.Response(503, json={"error": {"message": "overloaded"}})
+        return httpx.Response(200, json={
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": self.answer(body)}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+
+    def llm(self, cache_dir=None, model="test-model", max_concurrency=4, max_retries=2):
+        from foundation.llm import ChatLLM
+
+        return ChatLLM.from_settings(
+            model=model, base_url="http://llm.test/v1", api_key="test-key", timeout=5, max_retries=max_retries,
+            cache_dir=cache_dir, max_concurrency=max_concurrency,
+            http_client=httpx.Client(transport=httpx.MockTransport(self.handler)),
+        )

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from explain.llm_chat import openai_chat
-from explain.llm_prompts import Pair
-from explain.simulation import SimulationParams, ci_halfwidth, few_shot_unit, score_by_simulation
+from foundation.llm_chat import openai_chat
+from explain.methods.tellme_prompts import Pair
+from scoring.simulation import SimulationParams, ci_halfwidth, few_shot_unit, score_by_simulation
 
-from .played_openai import PlayedServer, asked_descriptions, completion_json
+from tests.fakes.played_openai import PlayedServer, asked_descriptions, completion_json
 
 N_IMAGES = 600
 TRUTH = {f"photo {i} of a thing": float(v) for i, v in enumerate(np.random.default_rng(1).uniform(0, 10, N_IMAGES))}
@@ -95,7 +95,7 @@ def test_an_endpoint_refusing_logprobs_is_asked_again_and_scored_from_text():
 
 
 def test_a_rerun_is_answered_from_the_cache_with_the_same_log_probabilities(tmp_path):
-    from explain.foundation.llm import ResponseCache
+    from foundation.llm import ResponseCache
 
     server = PlayedServer(noisy_simulator(noise_sd=6.0))
     cache = ResponseCache(tmp_path)

@@ -90,7 +90,7 @@ class DemoTrainingConfig:
     recipe: int = 2
 
     def fingerprint(self, seed: int) -> str:
-        from explain.synthetic import GENERATOR_VERSION
+        from demo.synthetic import GENERATOR_VERSION
 
         payload = json.dumps({"seed": seed, "generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:10]
@@ -100,7 +100,7 @@ def train_demo_network(seed: int = 0, config: DemoTrainingConfig = DemoTrainingC
     """(trained DemoCNN in eval mode, metrics dict). Deterministic for a seed on the CPU."""
     from tqdm import tqdm
 
-    from explain.synthetic import CONCEPT_NAMES, PROBE_STREAM, TRAINING_STREAM, SyntheticConfig, generate_batch
+    from demo.synthetic import CONCEPT_NAMES, PROBE_STREAM, TRAINING_STREAM, SyntheticConfig, generate_batch
 
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
@@ -142,7 +142,7 @@ def train_demo_network(seed: int = 0, config: DemoTrainingConfig = DemoTrainingC
 
 def evaluate(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> dict:
     """Concept-presence accuracy on held-out images: per concept, mean over concepts, all concepts right."""
-    from explain.synthetic import CONCEPT_NAMES
+    from demo.synthetic import CONCEPT_NAMES
 
     with torch.inference_mode():
         predicted = torch.cat([model(inputs[i : i + 256]) for i in range(0, len(inputs), 256)]) > 0
@@ -162,7 +162,7 @@ def ensure_demo_network(seed: int = 0, config: DemoTrainingConfig | None = None,
 
     from explain.models import Network
     from explain.networks import resolve_weights_path
-    from explain.synthetic import CONCEPT_NAMES
+    from demo.synthetic import CONCEPT_NAMES
 
     config = config or DemoTrainingConfig()
     relative = f"networks/{NETWORK_NAME}-seed{seed}-{config.fingerprint(seed)}.pt"

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from explain.probes import encode_masks
+
 GENERATOR_VERSION = 2
 
 COLOURS = {
@@ -211,12 +213,6 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def encode_masks(masks: dict[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: mask.astype(bool) for name, mask in masks.items()})
-    return buffer.getvalue()
-
-
 def generate_batch(seed: int, count: int, config: SyntheticConfig = SyntheticConfig(), stream: int = TRAINING_STREAM):
     """(images uint8 (n, size, size, 3), concept presence (n, n_concepts), class indices (n,)) in memory."""
     images = np.empty((count, config.size, config.size, 3), dtype=np.uint8)
@@ -260,7 +256,7 @@ def ensure_synthetic_probe(name: str = "synthetic", seed: int = 0, config: Synth
         dataset = ProbeDataset.objects.create(
             name=name,
             kind=ProbeDataset.Kind.SYNTHETIC,
-            source=f"explain.synthetic v{GENERATOR_VERSION}",
+            source=f"demo.synthetic v{GENERATOR_VERSION}",
             seed=seed,
             config={"generator": wanted},
             concepts=[{"name": n, "category": c} for n, c in CONCEPTS],

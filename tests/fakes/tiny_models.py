@@ -1,17 +1,18 @@
-"""Tiny random-initialised foundation models built from configs: for tests and CPU benchmarks (no weights, no hub)."""
+"""Tiny random-initialised foundation models built from configs: for tests and CPU benchmarks (no weights, no hub).
+
+The played OpenAI-compatible servers are in tests/fakes/played_openai.py."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import httpx
 import torch
 
 
 def tiny_blip_captioner(folder: Path):
     from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
 
-    from explain.foundation.captioner import BlipCaptioner
+    from foundation.captioner import BlipCaptioner
 
     torch.manual_seed(0)
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"word{i}" for i in range(40)]
@@ -33,7 +34,7 @@ def tiny_clip_embedder():
     import open_clip
     from torchvision import transforms
 
-    from explain.foundation.vision_language import ClipEmbedder
+    from foundation.vision_language import ClipEmbedder
 
     torch.manual_seed(0)
     model = open_clip.CLIP(
@@ -49,7 +50,7 @@ def tiny_text_to_image(folder: Path, num_inference_steps: int = 2):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from explain.foundation.text_to_image import TextToImage
+    from foundation.text_to_image import TextToImage
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -79,33 +80,3 @@ def tiny_text_to_image(folder: Path, num_inference_steps: int = 2):
                                        requires_safety_checker=False)
     return TextToImage(pipeline, num_inference_steps=num_inference_steps, guidance_scale=7.5, batch_size=8,
                        height=16, width=16)
-
-
-class ChatServer:
-    """Plays an OpenAI-compatible chat server over httpx.MockTransport and records every request."""
-
-    def __init__(self, answer, fail_first: int = 0):
-        self.answer = answer  # callable(request_json) -> str
-        self.fail_first = fail_first
-        self.requests: list[dict] = []
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.requests.append(body)
-        if len(self.requests) <= self.fail_first:
-            return httpx.Response(503, json={"error": {"message": "overloaded"}})
-        return httpx.Response(200, json={
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": self.answer(body)}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
-
-    def llm(self, cache_dir=None, model="test-model", max_concurrency=4, max_retries=2):
-        from explain.foundation.llm import ChatLLM
-
-        return ChatLLM.from_settings(
-            model=model, base_url="http://llm.test/v1", api_key="test-key", timeout=5, max_retries=max_retries,
-            cache_dir=cache_dir, max_concurrency=max_concurrency,
-            http_client=httpx.Client(transport=httpx.MockTransport(self.handler)),
-        )

@@ -2,15 +2,14 @@
 import numpy as np
 import pytest
 
-from explain import foundation
-from explain.llm_prompts import FewShotUnit, Pair, build_explanation_messages
+import foundation
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.tellme import strongest_pairs_weakest_first
-from explain.models import Explanation, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage
+from explain.methods.tellme_prompts import FewShotUnit, Pair, build_explanation_messages
+from explain.models import Explanation, FewShotExample, Layer, Method, Network, Neuron, ProbeDataset, ProbeImage
 from explain.probes import StoredProbeSet
-from scoring.models import FewShotExample
-from explain.foundation.tiny import ChatServer
+from tests.fakes.played_openai import ChatServer
 
 CAPTIONS = ["a red car", "a blue sky", "a dog", "a cat", "a red bus"]
 # (images, units): unit 0 likes red things, unit 1 animals, unit 2 the sky

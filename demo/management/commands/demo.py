@@ -54,9 +54,9 @@ class Command(BaseCommand):
 
     def build(self, options):
         try:
-            from explain.demo_network import ensure_demo_network
+            from demo.network import ensure_demo_network
             from explain.jobs import run_explain_job
-            from explain.synthetic import ensure_synthetic_probe
+            from demo.synthetic import ensure_synthetic_probe
         except ImportError as error:
             raise CommandError(f"the explanation engine is not installed in this checkout ({error})") from None
 

@@ -69,7 +69,7 @@ def openai_chat(
 ) -> ChatFn:
     """A chat function bound to a client and a model, asking for log-probabilities when possible.
 
-    `cache`: the LLM adapter's `ResponseCache` (explain.foundation.llm); a reply with its
+    `cache`: the LLM adapter's `ResponseCache` (foundation.llm); a reply with its
     log-probabilities is stored as JSON under the request, so a rerun sends nothing.
     """
     state = {"logprobs_supported": top_logprobs > 0}
