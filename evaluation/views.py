@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from . import services
 from .models import Assignment, Rater, Response, Study
 from .permissions import get_visible_study_or_404, studies_visible_to
+from .study_page import study_page_sections
 
 # --------------------------------------------------------------------------- raters
 
@@ -102,14 +103,6 @@ def study_list(request):
     return render(request, "evaluation/study_list.html", {"rows": rows})
 
 
-def _analysis_report(study):
-    try:
-        from analysis.report import study_report_html
-    except ImportError:
-        return None
-    return study_report_html(study)
-
-
 @login_required
 def study_detail(request, name):
     study = get_visible_study_or_404(request.user, name)
@@ -121,7 +114,7 @@ def study_detail(request, name):
             "progress": services.study_progress(study),
             "per_day": services.responses_per_day(study),
             "methods": study.study_methods.select_related("method"),
-            "report_html": _analysis_report(study),
+            "sections": study_page_sections(study),
             "open_link": services.open_link(study) if study.open_link_token else "",
             "invited": [(r, services.rater_link(r)) for r in study.raters.filter(kind=Rater.Kind.INVITED)],
         },

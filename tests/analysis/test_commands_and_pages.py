@@ -91,6 +91,14 @@ def test_study_report_is_a_safe_fragment_with_table_and_figures(toy_study):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;: 1" in html
 
 
+def test_the_study_page_shows_the_report_that_analysis_registers(toy_study, client):
+    client.force_login(get_user_model().objects.create_superuser("researcher", "r@example.org", "pw"))
+    page = client.get(f"/studies/{toy_study.name}/").content.decode()
+    assert "<h2>Comparison table</h2>" in page
+    assert '<section class="study-results">' in page and "Valid responses: 5 / 6." in page
+    assert '<table class="comparison-table">' in page and page.count("data:image/svg+xml;base64,") == 3
+
+
 def test_study_report_without_responses(db):
     from .conftest import build_study
     from .fixtures import hand_frame

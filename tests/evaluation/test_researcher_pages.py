@@ -47,12 +47,23 @@ def test_study_page_shows_progress_per_layer_and_valid_over_total(researcher, sm
     assert "Valid / total responses: <strong>1 / 2</strong>" in page
     assert "<td>layer1</td><td>3</td>" in page and "<td>layer2</td><td>3</td>" in page
     assert "Responses over time" in page
-    try:
-        import analysis.report  # noqa: F401
-    except ImportError:
-        assert "analysis not installed" in page
     listing = researcher.get(reverse("evaluation:study_list")).content.decode()
     assert "1 / 2" in listing
+
+
+@pytest.mark.django_db
+def test_study_page_shows_the_sections_other_apps_register_and_says_when_there_are_none(researcher, small_study, monkeypatch):
+    from evaluation import study_page
+
+    url = reverse("evaluation:study_detail", args=["small"])
+    monkeypatch.setattr(study_page, "_sections", [])
+    assert "analysis not installed" in researcher.get(url).content.decode()
+    study_page.register_study_page_section("Extra figures", lambda study: f"<p id='extra'>{study.name} figures</p>")
+    page = researcher.get(url).content.decode()
+    assert "<h2>Extra figures</h2>" in page and "<p id='extra'>small figures</p>" in page
+    assert "analysis not installed" not in page
+    with pytest.raises(ValueError, match="registered already"):
+        study_page.register_study_page_section("Extra figures", lambda study: "")
 
 
 @pytest.mark.django_db
