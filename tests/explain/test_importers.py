@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from explain.importers import ImportFileError, import_explanations
 from explain.models import Explanation, Layer, Method, Network, Neuron
 
-from .method_fixtures import shared_data_dir
+from tests.explain.methods.fixtures import shared_data_dir
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.clip_dissect import SoftWPMIParams, clip_concept_similarities, soft_wpmi
 
-from .method_fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
+from .fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
 
 # 6 probing images x 3 concepts, and 6 images x 4 units; no ties within a unit's column.
 P = np.array(
@@ -183,7 +183,7 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
     from explain.probes import get_probe_set
     from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
 
-    from .method_fixtures import maps_of_concepts
+    from .fixtures import maps_of_concepts
 
     probe = get_probe_set(ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=120)))
     cache = ArrayActivationCache("conv", maps_of_concepts(probe, CONCEPT_NAMES), probe.image_ids)

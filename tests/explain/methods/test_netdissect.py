@@ -5,7 +5,7 @@ from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.methods.netdissect import IoUTally, NetDissectParams, active_pixels, best_concepts, dissect_layer, quantile_thresholds
 
-from .method_fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
+from .fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
 
 
 def test_threshold_is_the_top_half_percent_of_all_map_pixels_of_a_unit():
@@ -106,7 +106,7 @@ def test_on_the_synthetic_probing_set_each_concept_unit_is_labelled_with_its_con
     from explain.probes import get_probe_set
     from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
 
-    from .method_fixtures import maps_of_concepts
+    from .fixtures import maps_of_concepts
 
     probe = get_probe_set(ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=120)))
     cache = ArrayActivationCache("conv", maps_of_concepts(probe, CONCEPT_NAMES), probe.image_ids)
