@@ -4,7 +4,8 @@
 
 Phases run in separate processes so each reports its own peak memory (max RSS):
   generate  a tidy ratings CSV (4 layers, 3 raters a neuron, 500 raters, ~25% invalid)
-  import    the real import path (analysis.ratings_io.import_ratings, --create) into a fresh SQLite file
+  import    the real import path (analysis.ratings_io.import_ratings -> evaluation.imports, --create)
+            into a fresh SQLite file
   analyse   read the study back (analysis.frames), the comparison table by layer with the
             2000-resample neuron bootstrap, and the pairwise comparisons (overall and by layer)
 Targets on a 2-core machine: import < 120 s; table + comparisons < 10 s; peak memory < 4 GB.

@@ -1,7 +1,5 @@
-"""What researchers read about a study's progress, and its raw responses."""
+"""What researchers read about a study's progress (its raw ratings: ratings_table)."""
 from __future__ import annotations
-
-from typing import Iterable
 
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -9,7 +7,7 @@ from django.utils import timezone
 
 from explain.models import Layer
 
-from .models import Assignment, Rating, Response, Study
+from .models import Assignment, Response, Study
 
 
 def study_progress(study: Study) -> dict:
@@ -55,29 +53,3 @@ def responses_per_day(study: Study) -> list[tuple]:
         .order_by("day")
         .values_list("day", "n", "valid")
     )
-
-
-RESPONSE_CSV_HEADER = [
-    "response_id", "rater", "rater_kind", "network", "layer", "unit", "method", "position", "rating",
-    "picked_best", "uninterpretable", "none_fit", "is_valid", "invalid_reason", "source", "external_id", "submitted_at",
-]
-
-
-def response_csv_rows(study: Study) -> Iterable[list]:
-    """One row per rating of every stored response (valid or not)."""
-    ratings = (
-        Rating.objects.filter(response__study=study)
-        .select_related(
-            "response__rater", "response__study_neuron__neuron__layer__network", "item__method"
-        )
-        .order_by("response__submitted_at", "response_id", "position")
-    )
-    for rating in ratings.iterator():
-        response = rating.response
-        neuron = response.study_neuron.neuron
-        yield [
-            response.pk, response.rater.pk, response.rater.kind, neuron.layer.network.name, neuron.layer.name, neuron.unit,
-            rating.item.method.name, rating.position, rating.value, int(response.best_item_id == rating.item_id),
-            int(response.uninterpretable), int(response.none_fit), int(response.is_valid), response.invalid_reason,
-            response.source, response.external_id, response.submitted_at.isoformat(),
-        ]

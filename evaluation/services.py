@@ -6,8 +6,10 @@ wrappers around these functions; each lives in the module of its concern.
 from .assignment import claim_assignment_for_neuron, claim_next_assignment, lock_study, rater_progress
 from .errors import AlreadyAnswered, StudyError, SubmissionError
 from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
+from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
-from .reports import RESPONSE_CSV_HEADER, response_csv_rows, responses_per_day, study_progress
+from .ratings_table import TIDY_COLUMNS, tidy_rating_rows, write_tidy_ratings
+from .reports import responses_per_day, study_progress
 from .studies import MAX_METHODS, MIN_METHODS, LayerSelection, create_study
 from .submission import submit_response
 from .task import (
@@ -20,9 +22,11 @@ from .task import (
 )
 
 __all__ = [
-    "AlreadyAnswered", "BEST_QUESTION", "active_exclusions", "exclude", "excluded_response_reasons", "include", "LayerSelection", "MAX_METHODS", "MIN_METHODS", "NONE_FIT_LABEL",
-    "RATING_QUESTION", "RESPONSE_CSV_HEADER", "SCALE_LABELS", "StudyError", "SubmissionError", "UNINTERPRETABLE_LABEL",
+    "AlreadyAnswered", "BEST_QUESTION", "ImportRefused", "ImportSummary", "ImportedRating", "ImportedResponse",
+    "LayerSelection", "MAX_METHODS", "MIN_METHODS", "NONE_FIT_LABEL", "RATING_QUESTION", "SCALE_LABELS", "StudyError",
+    "SubmissionError", "TIDY_COLUMNS", "UNINTERPRETABLE_LABEL", "active_exclusions", "exclude", "excluded_response_reasons",
+    "include",
     "claim_assignment_for_neuron", "claim_next_assignment", "create_study", "enable_open_link", "get_or_create_rater",
-    "invite_raters", "lock_study", "new_rater_token", "open_link", "rater_link", "rater_progress", "response_csv_rows",
-    "responses_per_day", "study_progress", "submit_response", "task_context",
+    "invite_raters", "lock_study", "new_rater_token", "open_link", "rater_link", "rater_progress",
+    "record_imported_responses", "responses_per_day", "study_progress", "submit_response", "task_context", "tidy_rating_rows", "write_tidy_ratings",
 ]

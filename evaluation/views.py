@@ -1,9 +1,10 @@
 """Rater pages (behind their link only) and researcher pages (behind login)."""
 import csv
+import itertools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -143,13 +144,20 @@ def study_open_link(request, name):
     return redirect("evaluation:study_detail", name=name)
 
 
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value):
+        return value
+
+
 @login_required
 def study_responses_csv(request, name):
-    """Raw responses, one row per rating, with method names (researchers only)."""
+    """Every response, one row per rating, in the tidy ratings format `import_ratings` reads back
+    (researchers only; streamed, so a large study is not held in memory)."""
     study = get_visible_study_or_404(request.user, name)
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{study.name}-responses.csv"'
-    writer = csv.writer(response)
-    writer.writerow(services.RESPONSE_CSV_HEADER)
-    writer.writerows(services.response_csv_rows(study))
+    writer = csv.writer(_Echo(), lineterminator="\n")
+    lines = itertools.chain([writer.writerow(services.TIDY_COLUMNS)], map(writer.writerow, services.tidy_rating_rows(study)))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'
     return response

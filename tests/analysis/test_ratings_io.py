@@ -50,6 +50,28 @@ def test_round_trip_into_a_new_study_gives_an_identical_table(toy_study, tmp_pat
     assert second.read_text() == first.read_text()
 
 
+def test_the_study_pages_download_imports_back_into_the_same_rows(toy_study, admin_client, tmp_path):
+    def download(study):
+        answer = admin_client.get(f"/studies/{study.name}/responses.csv")
+        assert answer.status_code == 200
+        return b"".join(answer.streaming_content).decode()
+
+    page_file = tmp_path / "from-the-page.csv"
+    page_file.write_text(download(toy_study))
+    call_command("import_ratings", str(page_file), "--study", "copy-of-toy", "--create")
+    copy = Study.objects.get(name="copy-of-toy")
+
+    original_rows = pd.read_csv(page_file, dtype=str, keep_default_na=False)
+    assert len(original_rows) == 18 and set(original_rows["method"]) == {"alpha", "beta", "shuffled-control"}
+    assert download(copy) == page_file.read_text()
+    # export_ratings writes the same file as the page.
+    assert exported(toy_study, tmp_path).read_text() == page_file.read_text()
+    columns = ["response_id", "rater", "layer", "unit", "method", "rating", "best", "position", "is_valid", "text"]
+    pd.testing.assert_frame_equal(
+        ratings_frame(copy)[columns].astype(str), ratings_frame(toy_study)[columns].astype(str)
+    )
+
+
 def test_import_into_an_existing_study_adds_new_raters(toy_study, tmp_path):
     rows = pd.read_csv(exported(toy_study, tmp_path), dtype=str, keep_default_na=False)
     rows["response_id"] = "lab2-" + rows["response_id"]

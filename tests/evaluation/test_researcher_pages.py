@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from evaluation.models import Rater, Response
+from evaluation.ratings_table import TIDY_COLUMNS
 
 from .helpers import answer, read_task
 
@@ -67,17 +68,19 @@ def test_study_page_shows_the_sections_other_apps_register_and_says_when_there_a
 
 
 @pytest.mark.django_db
-def test_csv_download_has_one_row_per_rating_with_method_names(researcher, small_study, rater):
+def test_csv_download_is_the_tidy_ratings_format_one_row_per_rating(researcher, small_study, rater):
     play(rater, values=(5, 3, 1), best_index=0)
     response = researcher.get(reverse("evaluation:study_responses_csv", args=["small"]))
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    assert text.splitlines()[0].split(",") == TIDY_COLUMNS
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 3
     assert sorted(int(r["rating"]) for r in rows) == [1, 3, 5]
     assert {r["method"] for r in rows} == {"netdissect", "clip-dissect-annotations", "shuffled-control"}
-    best = [r for r in rows if r["picked_best"] == "1"]
+    best = [r for r in rows if r["best"] == "true"]
     assert len(best) == 1 and best[0]["rating"] == "5" and best[0]["position"] == "0"
-    assert all(r["is_valid"] == "1" for r in rows)
+    assert all(r["is_valid"] == "true" and r["source"] == "local" for r in rows)
 
 
 @pytest.mark.django_db

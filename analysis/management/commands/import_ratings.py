@@ -23,8 +23,7 @@ class Command(BaseCommand):
                 raw = read_dnd_wide(path, network=options["network"])
             else:
                 raw = read_ratings_csv(path)
-            result = import_ratings_frame(raw, options["study"], create=options["create"], source=path,
-                                          show_progress=options["verbosity"] > 0)
+            result = import_ratings_frame(raw, options["study"], create=options["create"], source=path)
         except RatingsImportError as error:
             raise CommandError(f"Nothing imported.\n{error}")
         created = ", ".join(f"{count} {kind}" for kind, count in result.created.items() if count)
