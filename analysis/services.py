@@ -64,3 +64,34 @@ def comparison_for_study(study, **options) -> pd.DataFrame:
     if "metric_scores" not in options:
         options["metric_scores"] = metric_scores_frame(study)
     return comparison_for_frame(ratings_frame(study), **options)
+
+
+class NoResponses(ValueError):
+    """Nothing to analyse: no response is left with these options."""
+
+
+def pairwise_for_frame(
+    frame: pd.DataFrame, selection: Selection | None = None, by_layer: bool = False,
+    n_resamples: int = stats.DEFAULT_RESAMPLES, seed: int = stats.DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Every pair of methods on the same responses (what `compare_methods` prints)."""
+    selection = selection or Selection()
+    check_methods(frame, selection.methods)
+    _, used = selection.apply(frame)
+    if used.empty:
+        raise NoResponses("no responses to compare with these options")
+    return stats.pairwise_comparisons(used, by_layer=by_layer, n_resamples=n_resamples, seed=seed)
+
+
+def agreement_for_frame(frame: pd.DataFrame, selection: Selection | None = None) -> dict[str, pd.DataFrame]:
+    """Rater agreement, per-rater summary and position bias (what `rater_agreement` prints), by section."""
+    selection = selection or Selection()
+    in_scope, used = selection.apply(frame)
+    if in_scope.empty:
+        raise NoResponses("no responses with these options")
+    return {
+        "krippendorff_alpha": stats.krippendorff_alpha(used),
+        "best_agreement": pd.DataFrame([stats.best_agreement(used)]),
+        "raters": stats.rater_summary(in_scope),
+        "position_bias": stats.position_bias(used),
+    }

@@ -44,12 +44,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "explain",
     "evaluation",
     "mturk",
     "analysis",
     "scoring",
     "demo",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -145,9 +149,40 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
+# The REST API (api/): personal tokens or the session, cursor pages, problem-details errors.
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "neuroneval API",
+    "DESCRIPTION": "Networks, explanations, explain jobs, rating studies, ratings and their analysis.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come with drf-spectacular-sidecar and are served from this site (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "evaluation.models.Study.Status",
+        "JobStatusEnum": "explain.models.Job.Status",
+        "ResponseSourceEnum": "evaluation.models.Response.Source",
+    },
+}
+# Server folders the API may import probing sets from (":"-separated); nothing else on the server is read.
+API_SERVER_FOLDERS = [
+    folder for folder in os.environ.get("NEURONEVAL_API_SERVER_FOLDERS", str(VAR_DIR / "server-folders")).split(":") if folder
+]
 
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)

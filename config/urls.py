@@ -12,7 +12,11 @@ urlpatterns = [
     path("mturk/", include("mturk.urls")),
     path("prolific/", include("mturk.providers.prolific.urls")),
     path("analysis/", include("analysis.urls")),
+    path("api/", include("api.urls")),
 ]
+
+handler404 = "api.problems.not_found"
+handler500 = "api.problems.server_error"
 
 if settings.MEDIA_STORAGE == "local":
     from django.views.static import serve

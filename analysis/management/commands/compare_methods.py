@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import stats
 from analysis.frames import ratings_frame
-from analysis.services import check_methods
+from analysis.services import pairwise_for_frame
 from analysis.tables import FORMATS, render_frame
 
 from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, selection_from, study_from
@@ -21,16 +20,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         check_resamples(options)
         frame = ratings_frame(study_from(options))
-        selection = selection_from(options)
         try:
-            check_methods(frame, selection.methods)
-        except ValueError as error:
+            table = pairwise_for_frame(frame, selection_from(options), by_layer=options["by"] == "layer",
+                                       n_resamples=options["bootstrap"], seed=options["seed"])
+        except ValueError as error:  # unknown methods, or nothing left to compare
             raise CommandError(str(error))
-        _, used = selection.apply(frame)
-        if used.empty:
-            raise CommandError("no responses to compare with these options")
-        table = stats.pairwise_comparisons(used, by_layer=options["by"] == "layer", n_resamples=options["bootstrap"],
-                                           seed=options["seed"])
         if options["format"] != "json":
             table["layer"] = table["layer"].map(lambda layer: "all layers" if layer is None else layer)
         self.stdout.write(render_frame(table, options["format"]), ending="")

@@ -1,10 +1,9 @@
 import json
 
-import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import stats
 from analysis.frames import ratings_frame
+from analysis.services import NoResponses, agreement_for_frame
 from analysis.tables import FORMATS, render_frame
 
 from ._options import add_selection_arguments, selection_from, study_from
@@ -20,18 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         frame = ratings_frame(study_from(options))
-        selection = selection_from(options)
-        in_scope, used = selection.apply(frame)
-        if in_scope.empty:
-            raise CommandError("no responses with these options")
+        try:
+            sections = agreement_for_frame(frame, selection_from(options))
+        except NoResponses as error:
+            raise CommandError(str(error))
         fmt = options["format"]
-        agreement = stats.best_agreement(used)
-        sections = {
-            "krippendorff_alpha": stats.krippendorff_alpha(used),
-            "best_agreement": pd.DataFrame([agreement]),
-            "raters": stats.rater_summary(in_scope),
-            "position_bias": stats.position_bias(used),
-        }
         if fmt == "json":
             self.stdout.write(json.dumps({title: json.loads(render_frame(table, "json")) for title, table in sections.items()},
                                          indent=2))

@@ -1,0 +1,97 @@
+"""A study's analysis, with the options of the analysis commands: the same services, the same numbers."""
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analysis import stats
+from analysis.frames import metric_scores_frame, ratings_frame
+from analysis.services import NoResponses, Selection, agreement_for_frame, comparison_for_frame, pairwise_for_frame
+from analysis.tables import render_comparison, render_frame
+
+from .. import serializers
+from ..problems import Problem
+from .common import study_for
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _options(request, query=serializers.AnalysisQuerySerializer):
+    given = query(data=request.query_params)
+    given.is_valid(raise_exception=True)
+    options = given.validated_data
+    selection = Selection(
+        include_invalid=options["include_invalid"], exclude_flagged=options["exclude_flagged"],
+        methods=_split(options["methods"]) or None, exclude_raters=_split(options["exclude_raters"]),
+    )
+    return options, selection
+
+
+def _records(json_text: str):
+    # The analysis' own JSON rendering, so numbers are exactly those the commands print.
+    return json.loads(json_text)
+
+
+def _refused(error: ValueError) -> Problem:
+    if isinstance(error, NoResponses):
+        return Problem(422, "no-responses", str(error))
+    return Problem(400, "invalid-request", str(error), errors=[{"field": "methods", "detail": str(error)}])
+
+
+class ComparisonView(APIView):
+    """Per-method mean rating (t and neuron-bootstrap CIs) and best-selection rate (Wilson CI): the rows of
+    `comparison_table --format json` with the same options."""
+
+    @extend_schema(parameters=[serializers.AnalysisQuerySerializer],
+                   responses={200: serializers.ComparisonRowSerializer(many=True)})
+    def get(self, request, name):
+        study = study_for(request, name)
+        options, selection = _options(request)
+        try:
+            table = comparison_for_frame(
+                ratings_frame(study), selection, by_layer=options.get("by") == "layer",
+                n_resamples=options.get("bootstrap", stats.DEFAULT_RESAMPLES), seed=options.get("seed", stats.DEFAULT_SEED),
+                metric_scores=metric_scores_frame(study),
+            )
+        except ValueError as error:
+            raise _refused(error) from None
+        if table.empty:
+            raise _refused(NoResponses(f"study {study.name!r} has no responses to analyse with these options"))
+        return Response(_records(render_comparison(table, "json")))
+
+
+class PairwiseView(APIView):
+    """Every pair of methods on the same responses (`compare_methods --format json`)."""
+
+    @extend_schema(parameters=[serializers.AnalysisQuerySerializer],
+                   responses={200: serializers.PairwiseRowSerializer(many=True)})
+    def get(self, request, name):
+        study = study_for(request, name)
+        options, selection = _options(request)
+        try:
+            table = pairwise_for_frame(
+                ratings_frame(study), selection, by_layer=options.get("by") == "layer",
+                n_resamples=options.get("bootstrap", stats.DEFAULT_RESAMPLES), seed=options.get("seed", stats.DEFAULT_SEED),
+            )
+        except ValueError as error:
+            raise _refused(error) from None
+        return Response(_records(render_frame(table, "json")))
+
+
+class AgreementView(APIView):
+    """Krippendorff's alpha, best-pick agreement, per-rater summary, position bias (`rater_agreement --format json`)."""
+
+    @extend_schema(parameters=[serializers.SelectionQuerySerializer], responses={200: serializers.AgreementSerializer})
+    def get(self, request, name):
+        study = study_for(request, name)
+        _, selection = _options(request, serializers.SelectionQuerySerializer)
+        try:
+            sections = agreement_for_frame(ratings_frame(study), selection)
+        except ValueError as error:
+            raise _refused(error) from None
+        return Response({title: _records(render_frame(table, "json")) for title, table in sections.items()})

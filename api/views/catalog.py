@@ -1,0 +1,173 @@
+"""Networks, probing sets, methods, explanations and explain jobs: thin wrappers around explain's services."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from explain.importers import ImportFileError, import_explanations
+from explain.jobs import JobError, create_job, load_methods
+from explain.models import Explanation, Job, Method, Network, ProbeDataset
+from explain.probes import ProbeImportError, import_broden_folder, import_image_folder
+
+from .. import filters, serializers
+from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from ..problems import Problem
+from .common import uploaded_file_on_disk, without_folder
+
+
+class NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Target networks and their layers."""
+
+    queryset = Network.objects.prefetch_related("layers")
+    serializer_class = serializers.NetworkSerializer
+    filterset_class = filters.NetworkFilter
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    ordering = "name"
+
+
+class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Probing sets; a folder already on the server can be imported (`import_probes`)."""
+
+    queryset = ProbeDataset.objects.annotate(image_count=Count("images"))
+    serializer_class = serializers.ProbeDatasetSerializer
+    filterset_class = filters.ProbeDatasetFilter
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    ordering = "name"
+
+    @extend_schema(request=serializers.ProbeFolderImportSerializer, responses={201: serializers.ProbeDatasetSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request):
+        return idempotent(request, lambda: self._import_folder(request))
+
+    def _import_folder(self, request):
+        given = serializers.ProbeFolderImportSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        folder = _server_folder(options["path"])
+        try:
+            if options["format"] == "broden":
+                dataset = import_broden_folder(folder, options["name"], limit=options.get("limit"))
+            else:
+                dataset = import_image_folder(folder, options["name"])
+        except ProbeImportError as error:
+            raise Problem(422, "probe-import-refused", str(error), errors=[{"field": "path", "detail": str(error)}])
+        dataset = self.get_queryset().get(pk=dataset.pk)
+        return Response(self.get_serializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+def _server_folder(given: str) -> Path:
+    """A folder inside one of settings.API_SERVER_FOLDERS: the API never reads elsewhere on the server."""
+    roots = [Path(root).resolve() for root in settings.API_SERVER_FOLDERS]
+    candidate = Path(given)
+    for root in roots:
+        path = (root / candidate).resolve() if not candidate.is_absolute() else candidate.resolve()
+        if path == root or root in path.parents:
+            if path.is_dir():
+                return path
+    allowed = ", ".join(str(root) for root in roots) or "none configured"
+    raise Problem(422, "folder-not-allowed", f"{given!r} is not a folder inside the server folders the API may read "
+                  f"({allowed}; set NEURONEVAL_API_SERVER_FOLDERS)", errors=[{"field": "path", "detail": "not allowed"}])
+
+
+class MethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Explanation methods known to the platform (generated, imported and controls)."""
+
+    queryset = Method.objects.all()
+    serializer_class = serializers.MethodSerializer
+    filterset_class = filters.MethodFilter
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    ordering = "name"
+
+
+class ExplanationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Explanations, filtered by network, layer, method and unit; a file in any import format can be uploaded."""
+
+    queryset = Explanation.objects.select_related("neuron__layer__network", "method")
+    serializer_class = serializers.ExplanationSerializer
+    filterset_class = filters.ExplanationFilter
+    ordering = "pk"
+
+    def get_parsers(self):
+        if getattr(self, "action", None) == "create":
+            return [MultiPartParser(), FormParser()]
+        return super().get_parsers()
+
+    @extend_schema(request={"multipart/form-data": serializers.ExplanationUploadSerializer},
+                   responses={201: serializers.ExplanationImportResultSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request):
+        return idempotent(request, lambda: self._import(request))
+
+    def _import(self, request):
+        given = serializers.ExplanationUploadSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        with uploaded_file_on_disk(options["file"]) as path:
+            try:
+                result = import_explanations(
+                    path, options["network"], options["method"], options["format"],
+                    layer=options.get("layer") or None, architecture=options.get("architecture"),
+                )
+            except ImportFileError as error:
+                where = {"field": "file", "detail": error.reason}
+                if isinstance(error.row, int):
+                    where["row"] = error.row
+                elif error.row == "header":
+                    where["detail"] = f"header: {error.reason}"
+                raise Problem(422, "file-refused", "Nothing imported. " + without_folder(str(error), path),
+                              errors=[where]) from None
+            except ValueError as error:  # arguments the service refuses (format, layer, architecture)
+                raise Problem(422, "import-refused", "Nothing imported. " + without_folder(str(error), path),
+                              errors=[{"field": "", "detail": without_folder(str(error), path)}]) from None
+        body = {"network": result.network, "method": result.method, "source_file": result.source_file,
+                "per_layer": result.per_layer, "count": result.count, "replaced": result.replaced}
+        return Response(serializers.ExplanationImportResultSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Explain jobs: submit one, then follow its status and progress."""
+
+    queryset = Job.objects.all()
+    serializer_class = serializers.JobSerializer
+    filterset_class = filters.JobFilter
+    ordering = "-pk"
+
+    @extend_schema(request=serializers.JobCreateSerializer, responses={202: serializers.JobSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request):
+        return idempotent(request, lambda: self._submit(request))
+
+    def _submit(self, request):
+        from explain.tasks import run_explain_task
+
+        given = serializers.JobCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        problems = []
+        if not Network.objects.filter(name=options["network"]).exists():
+            problems.append({"field": "network", "detail": f"no network named {options['network']!r}"})
+        if not ProbeDataset.objects.filter(name=options["probe"]).exists():
+            problems.append({"field": "probe", "detail": f"no probing set named {options['probe']!r}"})
+        try:
+            load_methods(options["methods"])
+        except JobError as error:
+            problems.append({"field": "methods", "detail": str(error)})
+        if problems:
+            raise Problem(422, "job-refused", "; ".join(p["detail"] for p in problems), errors=problems)
+        job = create_job(
+            options["network"], options["probe"], options["layers"], options["methods"], options["top_k"],
+            options["summary"], method_params=options["method_params"], store_maps=options["store_maps"],
+        )
+        # With a broker the job waits for a GPU worker; without one (the embedded default) it runs here, now.
+        result = run_explain_task.delay(job.pk)
+        Job.objects.filter(pk=job.pk).update(celery_task_id=result.id or "")
+        job.refresh_from_db()
+        return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,50 @@
+"""What every API view shares: study lookup by permission, boolean query options, upload handling."""
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.http import Http404
+from rest_framework import exceptions
+
+from evaluation.models import Study
+
+from ..access import can_change_study, can_view_study, studies_visible_to
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+def visible_studies(request):
+    return studies_visible_to(request.user)
+
+
+def study_for(request, name: str, change: bool = False) -> Study:
+    """The study a request names, if the user may see it (else 404: another's study is not revealed);
+    403 when they may see it but not change it."""
+    study = visible_studies(request).select_related("network").filter(name=name).first()
+    if study is None or not can_view_study(request.user, study):
+        raise Http404(f"no study named {name!r}")
+    if change and not can_change_study(request.user, study):
+        raise exceptions.PermissionDenied(f"you may read study {name!r} but not change it")
+    return study
+
+
+@contextmanager
+def uploaded_file_on_disk(upload):
+    """The upload saved under its own base name in a fresh folder, so services that read a path
+    name the user's file (and store its name) rather than a temporary one."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise exceptions.ValidationError({"file": [f"larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB"]})
+    name = Path(upload.name or "upload.csv").name or "upload.csv"
+    with tempfile.TemporaryDirectory(prefix="neuroneval-upload-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+        yield path
+
+
+def without_folder(message: str, path: Path) -> str:
+    """A service's message with the temporary folder left out: the user knows only their file's name."""
+    return message.replace(str(path), path.name)

@@ -1,0 +1,223 @@
+"""Studies, their raters, responses and ratings: thin wrappers around evaluation's and analysis's services."""
+from __future__ import annotations
+
+import csv
+import re
+
+from django.db.models import Count
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analysis.frames import ratings_frame
+from analysis.dnd_wide import read_dnd_wide
+from analysis.ratings_io import EXPORT_COLUMNS, RatingsImportError, frame_to_csv_text, import_ratings_frame, read_ratings_csv
+from evaluation.models import Rater
+from evaluation.models import Response as RatingResponse
+from evaluation.services import StudyError, create_study, invite_raters, study_progress
+
+from .. import filters, serializers
+from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from ..problems import Problem
+from .common import study_for, uploaded_file_on_disk, visible_studies, without_folder
+
+ROW_IN_MESSAGE = re.compile(r", row (\d+): ")
+
+
+def _with_counts(queryset):
+    return queryset.select_related("network").prefetch_related("study_methods__method").annotate(
+        neuron_count=Count("study_neurons", distinct=True)
+    )
+
+
+class StudyListView(generics.ListAPIView):
+    """The studies you may see; create one with the same validation as `create_study`."""
+
+    serializer_class = serializers.StudySerializer
+    filterset_class = filters.StudyFilter
+    ordering = "-pk"
+
+    def get_queryset(self):
+        return _with_counts(visible_studies(self.request))
+
+    @extend_schema(request=serializers.StudyCreateSerializer, responses={201: serializers.StudySerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request):
+        return idempotent(request, lambda: self._create(request))
+
+    def _create(self, request):
+        given = serializers.StudyCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        try:
+            study = create_study(
+                options["name"], network=options["network"], methods=options["methods"], layers=options.get("layers"),
+                per_layer=options["per_layer"], raters_per_neuron=options["raters_per_neuron"],
+                images_per_task=options["images_per_task"], seed=options["seed"],
+                explanation_rank=options["explanation_rank"], ask_best=options["ask_best"], title=options["title"],
+                instructions=options["instructions"], probe=options.get("probe"), status=options["status"],
+            )
+        except StudyError as error:
+            raise Problem(422, "study-refused", str(error), errors=[{"field": "", "detail": str(error)}]) from None
+        study = _with_counts(type(study).objects.filter(pk=study.pk)).get()
+        return Response(serializers.StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailView(APIView):
+    """One study; PATCH changes its status (draft, open, closed)."""
+
+    serializer_class = serializers.StudySerializer
+
+    def get(self, request, name):
+        study = study_for(request, name)
+        return Response(serializers.StudySerializer(_with_counts(type(study).objects.filter(pk=study.pk)).get()).data)
+
+    @extend_schema(request=serializers.StudyStatusSerializer, responses={200: serializers.StudySerializer})
+    def patch(self, request, name):
+        study = study_for(request, name, change=True)
+        given = serializers.StudyStatusSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        study.status = given.validated_data["status"]
+        study.save(update_fields=["status"])
+        return Response(serializers.StudySerializer(_with_counts(type(study).objects.filter(pk=study.pk)).get()).data)
+
+
+class StudyProgressView(APIView):
+    """Responses so far against the target, per layer (what the study page shows)."""
+
+    @extend_schema(responses={200: serializers.StudyProgressSerializer})
+    def get(self, request, name):
+        return Response(serializers.StudyProgressSerializer(study_progress(study_for(request, name))).data)
+
+
+class InviteView(generics.ListAPIView):
+    """The study's raters with their links; POST creates personal rater links (`invite_raters`)."""
+
+    serializer_class = serializers.RaterSerializer
+    filterset_class = filters.RaterFilter
+    ordering = "pk"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Rater.objects.none()
+        return Rater.objects.filter(study=study_for(self.request, self.kwargs["name"]))
+
+    @extend_schema(request=serializers.InviteCreateSerializer, responses={201: serializers.RaterSerializer(many=True)},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request, name):
+        return idempotent(request, lambda: self._invite(request, name))
+
+    def _invite(self, request, name):
+        study = study_for(request, name, change=True)
+        given = serializers.InviteCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            raters = invite_raters(study, given.validated_data["count"], label_prefix=given.validated_data["label_prefix"])
+        except StudyError as error:
+            raise Problem(422, "invite-refused", str(error), errors=[{"field": "count", "detail": str(error)}]) from None
+        return Response(serializers.RaterSerializer(raters, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class ResponseListView(generics.ListAPIView):
+    """Stored responses of the study, each with its ratings (method named: researchers may see it)."""
+
+    serializer_class = serializers.ResponseSerializer
+    filterset_class = filters.ResponseFilter
+    ordering = "pk"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RatingResponse.objects.none()
+        study = study_for(self.request, self.kwargs["name"])
+        return RatingResponse.objects.filter(study=study).select_related(
+            "study_neuron__neuron__layer", "best_item__method"
+        ).prefetch_related("ratings__item__method")
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class RatingsView(APIView):
+    """The tidy ratings export (streamed CSV, as `export_ratings`), and the tidy import (as `import_ratings`)."""
+
+    def get_parsers(self):
+        if self.request is not None and self.request.method == "POST":
+            return [MultiPartParser(), FormParser()]
+        return super().get_parsers()
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Tidy ratings CSV")})
+    def get(self, request, name):
+        study = study_for(request, name)
+        text = frame_to_csv_text(ratings_frame(study, include_invalid=True))
+        writer = csv.writer(_Echo())
+        rows = (writer.writerow(row) for row in [EXPORT_COLUMNS, *text.itertuples(index=False, name=None)])
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'
+        return response
+
+    @extend_schema(request={"multipart/form-data": serializers.RatingsImportSerializer},
+                   responses={201: serializers.RatingsImportResultSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request, name):
+        return idempotent(request, lambda: self._import(request, name))
+
+    def _import(self, request, name):
+        study = study_for(request, name, change=True)
+        given = serializers.RatingsImportSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        with uploaded_file_on_disk(given.validated_data["file"]) as path:
+            try:
+                result = import_ratings_frame(read_ratings_csv(path), study.name, source=path.name)
+            except RatingsImportError as error:
+                raise _refused_file(error, path) from None
+        return _import_result(result)
+
+
+def _refused_file(error: RatingsImportError, path) -> Problem:
+    message = without_folder(str(error), path)
+    errors = []
+    for line in message.splitlines():
+        row = ROW_IN_MESSAGE.search(line)
+        errors.append({"field": "file", "detail": line, **({"row": int(row.group(1))} if row else {})})
+    return Problem(422, "file-refused", "Nothing imported.\n" + message, errors=errors)
+
+
+def _import_result(result) -> Response:
+    body = {"study": result.study.name, "responses": result.responses, "ratings": result.ratings,
+            "created": result.created, "validity_from_file_differs": result.validity_from_file_differs}
+    return Response(serializers.RatingsImportResultSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+class StudyImportView(APIView):
+    """A new study made from a ratings file (as `import_ratings --create`): network, layers, neurons, methods
+    and raters it names are created; all or nothing."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": serializers.StudyImportSerializer},
+                   responses={201: serializers.RatingsImportResultSerializer}, parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request):
+        return idempotent(request, lambda: self._import(request))
+
+    def _import(self, request):
+        given = serializers.StudyImportSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        if visible_studies(request).model.objects.filter(name=options["name"]).exists():
+            raise Problem(409, "study-exists", f"a study named {options['name']!r} already exists",
+                          errors=[{"field": "name", "detail": "already exists"}])
+        with uploaded_file_on_disk(options["file"]) as path:
+            try:
+                if options["format"] == "dnd-wide":
+                    raw = read_dnd_wide(path, network=options["network"])
+                else:
+                    raw = read_ratings_csv(path)
+                result = import_ratings_frame(raw, options["name"], create=True, source=path.name)
+            except RatingsImportError as error:
+                raise _refused_file(error, path) from None
+        return _import_result(result)
