@@ -86,6 +86,7 @@ def pairwise_for_frame(
 def agreement_for_frame(frame: pd.DataFrame, selection: Selection | None = None) -> dict[str, pd.DataFrame]:
     """Rater agreement, per-rater summary and position bias (what `rater_agreement` prints), by section."""
     selection = selection or Selection()
+    check_methods(frame, selection.methods)
     in_scope, used = selection.apply(frame)
     if in_scope.empty:
         raise NoResponses("no responses with these options")

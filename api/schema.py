@@ -23,8 +23,8 @@ class ProblemSerializer(serializers.Serializer):
 
 
 # What any operation may answer besides its success; writes add the rest.
-READ_PROBLEMS = (400, 401, 403, 404, 406)
-WRITE_PROBLEMS = READ_PROBLEMS + (409, 413, 415, 422)
+READ_PROBLEMS = (400, 401, 403, 404, 406, 422)
+WRITE_PROBLEMS = READ_PROBLEMS + (409, 413, 415)
 
 
 class ProblemAutoSchema(AutoSchema):

@@ -194,6 +194,10 @@ class RaterSerializer(serializers.ModelSerializer):
         return rater_link(rater)
 
 
+class InvitedSerializer(serializers.Serializer):
+    raters = RaterSerializer(many=True, help_text="The new raters, each with the link to send them.")
+
+
 class RatingSerializer(serializers.ModelSerializer):
     method = serializers.CharField(source="item.method.name")
     text = serializers.CharField(source="item.text")

@@ -68,10 +68,12 @@ def _server_folder(given: str) -> Path:
     roots = [Path(root).resolve() for root in settings.API_SERVER_FOLDERS]
     candidate = Path(given)
     for root in roots:
-        path = (root / candidate).resolve() if not candidate.is_absolute() else candidate.resolve()
-        if path == root or root in path.parents:
-            if path.is_dir():
+        try:
+            path = (root / candidate).resolve()
+            if (path == root or root in path.parents) and path.is_dir():
                 return path
+        except (OSError, ValueError):  # a name no file system accepts (NUL bytes, too long)
+            break
     allowed = ", ".join(str(root) for root in roots) or "none configured"
     raise Problem(422, "folder-not-allowed", f"{given!r} is not a folder inside the server folders the API may read "
                   f"({allowed}; set NEURONEVAL_API_SERVER_FOLDERS)", errors=[{"field": "path", "detail": "not allowed"}])

@@ -106,7 +106,7 @@ class InviteView(generics.ListAPIView):
             return Rater.objects.none()
         return Rater.objects.filter(study=study_for(self.request, self.kwargs["name"]))
 
-    @extend_schema(request=serializers.InviteCreateSerializer, responses={201: serializers.RaterSerializer(many=True)},
+    @extend_schema(request=serializers.InviteCreateSerializer, responses={201: serializers.InvitedSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, name):
         return idempotent(request, lambda: self._invite(request, name))
@@ -119,7 +119,7 @@ class InviteView(generics.ListAPIView):
             raters = invite_raters(study, given.validated_data["count"], label_prefix=given.validated_data["label_prefix"])
         except StudyError as error:
             raise Problem(422, "invite-refused", str(error), errors=[{"field": "count", "detail": str(error)}]) from None
-        return Response(serializers.RaterSerializer(raters, many=True).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.InvitedSerializer({"raters": raters}).data, status=status.HTTP_201_CREATED)
 
 
 class ResponseListView(generics.ListAPIView):

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.frames import ratings_frame
-from analysis.services import NoResponses, agreement_for_frame
+from analysis.services import agreement_for_frame
 from analysis.tables import FORMATS, render_frame
 
 from ._options import add_selection_arguments, selection_from, study_from
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         frame = ratings_frame(study_from(options))
         try:
             sections = agreement_for_frame(frame, selection_from(options))
-        except NoResponses as error:
+        except ValueError as error:  # unknown methods, or nothing left to analyse
             raise CommandError(str(error))
         fmt = options["format"]
         if fmt == "json":
