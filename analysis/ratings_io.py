@@ -180,15 +180,17 @@ def import_ratings(path, study_name: str, create: bool = False) -> ImportSummary
     return import_ratings_frame(raw, study_name, create=create, source=str(path))
 
 
-def import_ratings_frame(raw: pd.DataFrame, study_name: str, create: bool = False, source: str = "<ratings>") -> ImportSummary:
-    """Check a table of strings in the tidy format, then store it through evaluation's import service."""
+def import_ratings_frame(raw: pd.DataFrame, study_name: str, create: bool = False, source: str = "<ratings>",
+                         owner=None) -> ImportSummary:
+    """Check a table of strings in the tidy format, then store it through evaluation's import service
+    (a study it creates belongs to `owner`)."""
     frame = parse_ratings(raw, source)
     if frame.empty:
         raise RatingsImportError(f"{source}: the file has no data rows")
     try:
         return record_imported_responses(
             study_name, frame["network"].iloc[0], imported_responses(frame), create=create,
-            title=f"Imported from {Path(source).name}",
+            title=f"Imported from {Path(source).name}", owner=owner,
         )
     except ImportRefused as error:
         raise RatingsImportError("\n".join(f"{source}, {line}" for line in str(error).splitlines())) from None

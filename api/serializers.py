@@ -251,6 +251,7 @@ class SelectionQuerySerializer(serializers.Serializer):
                                     help_text="Comma-separated methods to keep, in table order.")
     exclude_raters = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000,
                                            help_text="Comma-separated rater ids to leave out.")
+    include_excluded = serializers.BooleanField(default=False, help_text="Also use responses researchers excluded.")
 
 
 class AnalysisQuerySerializer(SelectionQuerySerializer):
@@ -274,6 +275,7 @@ class ComparisonRowSerializer(serializers.Serializer):
     method = serializers.CharField()
     label = serializers.CharField()
     locals().update(_numbers("n", "best_n", "best_total", "n_valid", "n_invalid", integer=True))
+    n_excluded = serializers.IntegerField(required=False, help_text="Responses left out by exclusions (unless included).")
     locals().update(_numbers("mean", "sd", "se", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high", "best_rate",
                              "best_ci_low", "best_ci_high"))
     invalid_reasons = serializers.CharField(allow_null=True, allow_blank=True)

@@ -91,7 +91,8 @@ def _natural_key(name: str):
 
 
 def record_imported_responses(
-    study_name: str, network_name: str, responses: list[ImportedResponse], *, create: bool = False, title: str = ""
+    study_name: str, network_name: str, responses: list[ImportedResponse], *, create: bool = False, title: str = "",
+    owner=None,
 ) -> ImportSummary:
     """Check and store imported responses in study `study_name` (all or nothing; see the module doc)."""
     problems = _Problems()
@@ -120,7 +121,8 @@ def record_imported_responses(
             )
             created["network"] = int(made)
             study = Study.objects.create(
-                name=study_name, network=network, ask_best=asks_best, status=Study.Status.CLOSED, title=title
+                name=study_name, network=network, ask_best=asks_best, status=Study.Status.CLOSED, title=title,
+                owner=owner,
             )
             created["study"] = 1
         items = _resolve_items(study, responses, create, problems, created)

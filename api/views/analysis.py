@@ -28,6 +28,7 @@ def _options(request, query=serializers.AnalysisQuerySerializer):
     selection = Selection(
         include_invalid=options["include_invalid"], exclude_flagged=options["exclude_flagged"],
         methods=_split(options["methods"]) or None, exclude_raters=_split(options["exclude_raters"]),
+        include_excluded=options["include_excluded"],
     )
     return options, selection
 

@@ -9,8 +9,7 @@ from django.http import Http404
 from rest_framework import exceptions
 
 from evaluation.models import Study
-
-from ..access import can_change_study, can_view_study, studies_visible_to
+from evaluation.permissions import can_change_study, can_view_study, studies_visible_to
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 
 from django.db.models import Count
@@ -16,7 +17,8 @@ from rest_framework.views import APIView
 from analysis.frames import ratings_frame
 from analysis.dnd_wide import read_dnd_wide
 from analysis.ratings_io import EXPORT_COLUMNS, RatingsImportError, frame_to_csv_text, import_ratings_frame, read_ratings_csv
-from evaluation.models import Rater
+from evaluation.models import Rater, Study
+from evaluation.ratings_table import TIDY_COLUMNS, tidy_rating_rows
 from evaluation.models import Response as RatingResponse
 from evaluation.services import StudyError, create_study, invite_raters, study_progress
 
@@ -60,10 +62,11 @@ class StudyListView(generics.ListAPIView):
                 images_per_task=options["images_per_task"], seed=options["seed"],
                 explanation_rank=options["explanation_rank"], ask_best=options["ask_best"], title=options["title"],
                 instructions=options["instructions"], probe=options.get("probe"), status=options["status"],
+                owner=request.user,
             )
         except StudyError as error:
             raise Problem(422, "study-refused", str(error), errors=[{"field": "", "detail": str(error)}]) from None
-        study = _with_counts(type(study).objects.filter(pk=study.pk)).get()
+        study = _with_counts(Study.objects.filter(pk=study.pk)).get()
         return Response(serializers.StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
 
@@ -74,7 +77,7 @@ class StudyDetailView(APIView):
 
     def get(self, request, name):
         study = study_for(request, name)
-        return Response(serializers.StudySerializer(_with_counts(type(study).objects.filter(pk=study.pk)).get()).data)
+        return Response(serializers.StudySerializer(_with_counts(Study.objects.filter(pk=study.pk)).get()).data)
 
     @extend_schema(request=serializers.StudyStatusSerializer, responses={200: serializers.StudySerializer})
     def patch(self, request, name):
@@ -83,7 +86,7 @@ class StudyDetailView(APIView):
         given.is_valid(raise_exception=True)
         study.status = given.validated_data["status"]
         study.save(update_fields=["status"])
-        return Response(serializers.StudySerializer(_with_counts(type(study).objects.filter(pk=study.pk)).get()).data)
+        return Response(serializers.StudySerializer(_with_counts(Study.objects.filter(pk=study.pk)).get()).data)
 
 
 class StudyProgressView(APIView):
@@ -144,7 +147,8 @@ class _Echo:
 
 
 class RatingsView(APIView):
-    """The tidy ratings export (streamed CSV, as `export_ratings`), and the tidy import (as `import_ratings`)."""
+    """The tidy ratings export (streamed, row by row, as `export_ratings` writes it), and the tidy import
+    (as `import_ratings`)."""
 
     def get_parsers(self):
         if self.request is not None and self.request.method == "POST":
@@ -154,9 +158,8 @@ class RatingsView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Tidy ratings CSV")})
     def get(self, request, name):
         study = study_for(request, name)
-        text = frame_to_csv_text(ratings_frame(study, include_invalid=True))
-        writer = csv.writer(_Echo())
-        rows = (writer.writerow(row) for row in [EXPORT_COLUMNS, *text.itertuples(index=False, name=None)])
+        writer = csv.writer(_Echo(), lineterminator="\n")
+        rows = (writer.writerow(row) for row in itertools.chain([TIDY_COLUMNS], tidy_rating_rows(study)))
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'
         return response
@@ -208,7 +211,7 @@ class StudyImportView(APIView):
         given = serializers.StudyImportSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         options = given.validated_data
-        if visible_studies(request).model.objects.filter(name=options["name"]).exists():
+        if Study.objects.filter(name=options["name"]).exists():
             raise Problem(409, "study-exists", f"a study named {options['name']!r} already exists",
                           errors=[{"field": "name", "detail": "already exists"}])
         with uploaded_file_on_disk(options["file"]) as path:
@@ -217,7 +220,7 @@ class StudyImportView(APIView):
                     raw = read_dnd_wide(path, network=options["network"])
                 else:
                     raw = read_ratings_csv(path)
-                result = import_ratings_frame(raw, options["name"], create=True, source=path.name)
+                result = import_ratings_frame(raw, options["name"], create=True, source=path.name, owner=request.user)
             except RatingsImportError as error:
                 raise _refused_file(error, path) from None
         return _import_result(result)

@@ -8,8 +8,9 @@ from tests.analysis.conftest import build_study
 from tests.evaluation.conftest import build_explained_network
 
 
-def make_researcher(username: str, staff: bool = True):
-    user = get_user_model().objects.create_user(username, password="pw-" + username, is_staff=staff)
+def make_researcher(username: str):
+    """A plain (not staff, not superuser) researcher account with one API token."""
+    user = get_user_model().objects.create_user(username, password="pw-" + username)
     _, secret = create_token(user, "tests")
     return user, secret
 
@@ -33,13 +34,16 @@ def api(researcher):
 
 @pytest.fixture
 def other_researcher(db):
-    return make_researcher("grace", staff=False)
+    return make_researcher("grace")
 
 
 @pytest.fixture
 def toy_study(db, researcher):
-    """The hand-computed study of tests/analysis (6 responses, 3 methods, 2 layers)."""
-    return build_study("toy-study")
+    """The hand-computed study of tests/analysis (6 responses, 3 methods, 2 layers), owned by `researcher`."""
+    study = build_study("toy-study")
+    study.owner = researcher[0]
+    study.save(update_fields=["owner"])
+    return study
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from analysis.ratings_io import frame_to_csv_text
-from tests.analysis.fixtures import hand_frame
+from analysis.ratings_io import export_ratings
+from tests.analysis.conftest import build_study
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +24,10 @@ OPTION_SETS = [
 
 
 @pytest.fixture
-def imported_study(api):
-    """The hand-computed ratings as a tidy CSV file, imported through the API into a new study."""
-    csv_bytes = frame_to_csv_text(hand_frame()).to_csv(index=False).encode()
+def imported_study(api, tmp_path):
+    """The hand-computed ratings of tests/analysis as a tidy CSV file, imported through the API into a new study."""
+    export_ratings(build_study("hand-computed"), tmp_path / "hand.csv")
+    csv_bytes = (tmp_path / "hand.csv").read_bytes()
     response = api.post("/api/v1/study-imports/",
                         {"name": "from-file", "file": SimpleUploadedFile("hand.csv", csv_bytes, "text/csv")},
                         format="multipart")

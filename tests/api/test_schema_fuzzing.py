@@ -46,9 +46,11 @@ def in_process_requests(db):
 def known_objects(in_process_requests):
     """What path parameters point at, so every operation reaches a real object as well as the fuzzed input."""
     build_explained_network()
-    build_study("toy-study")
+    researcher, secret = make_researcher("fuzzer")
+    study = build_study("toy-study")
+    study.owner = researcher
+    study.save(update_fields=["owner"])
     job = Job.objects.create(kind="explain", params={"network": "tiny-cnn"})
-    _, secret = make_researcher("fuzzer")
     return {
         "token": secret,
         "path": {"name": {"studies": "toy-study", "networks": "tiny-cnn", "probes": "tiny-probe", "methods": "netdissect"},
