@@ -263,9 +263,12 @@ class AnalysisQuerySerializer(SelectionQuerySerializer):
     seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, required=False)
 
 
-def _numbers(*names, integer=False):
-    field = serializers.IntegerField if integer else serializers.FloatField
-    return {name: field(allow_null=True) for name in names}
+def _count():
+    return serializers.IntegerField(allow_null=True)
+
+
+def _number():
+    return serializers.FloatField(allow_null=True, help_text="null where it cannot be computed (e.g. n < 2).")
 
 
 class ComparisonRowSerializer(serializers.Serializer):
@@ -274,10 +277,13 @@ class ComparisonRowSerializer(serializers.Serializer):
     layer = serializers.CharField(allow_null=True, help_text="null for all layers together.")
     method = serializers.CharField()
     label = serializers.CharField()
-    locals().update(_numbers("n", "best_n", "best_total", "n_valid", "n_invalid", integer=True))
+    n = _count()
+    mean, sd, se, ci_low, ci_high = _number(), _number(), _number(), _number(), _number()
+    boot_ci_low, boot_ci_high = _number(), _number()
+    best_n, best_total = _count(), _count()
+    best_rate, best_ci_low, best_ci_high = _number(), _number(), _number()
+    n_valid, n_invalid = _count(), _count()
     n_excluded = serializers.IntegerField(required=False, help_text="Responses left out by exclusions (unless included).")
-    locals().update(_numbers("mean", "sd", "se", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high", "best_rate",
-                             "best_ci_low", "best_ci_high"))
     invalid_reasons = serializers.CharField(allow_null=True, allow_blank=True)
 
 
@@ -287,9 +293,11 @@ class PairwiseRowSerializer(serializers.Serializer):
     layer = serializers.CharField(allow_null=True, help_text="null for all layers together.")
     method_a = serializers.CharField()
     method_b = serializers.CharField()
-    locals().update(_numbers("n_responses", "n_neurons", "best_n", integer=True))
-    locals().update(_numbers("mean_diff", "diff_ci_low", "diff_ci_high", "wilcoxon_statistic", "p_value", "p_holm",
-                             "best_rate_diff", "best_diff_ci_low", "best_diff_ci_high"))
+    n_responses, n_neurons = _count(), _count()
+    mean_diff, diff_ci_low, diff_ci_high = _number(), _number(), _number()
+    wilcoxon_statistic, p_value, p_holm = _number(), _number(), _number()
+    best_n = _count()
+    best_rate_diff, best_diff_ci_low, best_diff_ci_high = _number(), _number(), _number()
 
 
 class AgreementSerializer(serializers.Serializer):

@@ -80,3 +80,11 @@ def test_a_revoked_or_unknown_token_is_refused(api, researcher, toy_study):
 
 def test_another_researcher_lists_no_study_of_others(other_researcher, toy_study):
     assert client_with(other_researcher[1]).get("/api/v1/studies/").json()["results"] == []
+
+
+def test_a_collaborator_reads_and_changes_the_study(toy_study, other_researcher):
+    toy_study.collaborators.add(other_researcher[0])
+    collaborator = client_with(other_researcher[1])
+    assert [s["name"] for s in collaborator.get("/api/v1/studies/").json()["results"]] == [toy_study.name]
+    changed = collaborator.patch(f"/api/v1/studies/{toy_study.name}/", {"status": "open"}, format="json")
+    assert changed.status_code == 200 and changed.json()["status"] == "open"
