@@ -3,14 +3,16 @@
 The key is kept per user. The same key with the same request (method, path, body) replays the stored
 response; with a different request it is refused (422); while the first request still runs, a second
 one with its key is refused (409). Only completed creates (2xx) are kept: a refused request may be
-corrected and retried with the same key.
+corrected and retried with the same key. A key is kept for KEPT_FOR; after that it may be used again.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -20,6 +22,7 @@ from .problems import Problem
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+KEPT_FOR = timedelta(hours=24)
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     HEADER, str, OpenApiParameter.HEADER, required=False,
@@ -70,6 +73,7 @@ def idempotent(request, create) -> Response:
     if key is None:
         return create()
     fingerprint = request_fingerprint(request)
+    IdempotencyRecord.objects.filter(user=request.user, created_at__lt=timezone.now() - KEPT_FOR).delete()
     try:
         with transaction.atomic():
             record = IdempotencyRecord.objects.create(

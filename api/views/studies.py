@@ -14,12 +14,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analysis.frames import ratings_frame
 from analysis.dnd_wide import read_dnd_wide
-from analysis.ratings_io import EXPORT_COLUMNS, RatingsImportError, frame_to_csv_text, import_ratings_frame, read_ratings_csv
+from analysis.ratings_io import RatingsImportError, import_ratings_frame, read_ratings_csv
 from evaluation.models import Rater, Study
-from evaluation.ratings_table import TIDY_COLUMNS, tidy_rating_rows
 from evaluation.models import Response as RatingResponse
+from evaluation.ratings_table import TIDY_COLUMNS, tidy_rating_rows
 from evaluation.services import StudyError, create_study, invite_raters, study_progress
 
 from .. import filters, serializers

@@ -76,6 +76,19 @@ def test_idempotency_key_replays_a_create_and_refuses_another_body(api, research
     assert not Study.objects.filter(name="twice").exists()
 
 
+def test_an_idempotency_key_may_be_used_again_after_a_day(api, researcher, explained_network):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    body = {"name": "day-one", "network": "tiny-cnn", "methods": ["netdissect", "shuffled-control"], "per_layer": 1}
+    assert api.post("/api/v1/studies/", body, format="json", HTTP_IDEMPOTENCY_KEY="daily").status_code == 201
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    next_day = api.post("/api/v1/studies/", {**body, "name": "day-two"}, format="json", HTTP_IDEMPOTENCY_KEY="daily")
+    assert next_day.status_code == 201 and next_day.json()["name"] == "day-two"
+    assert IdempotencyRecord.objects.get().body["name"] == "day-two"  # the expired record is gone
+
+
 def test_idempotency_keys_belong_to_their_user_and_refusals_are_not_kept(api, explained_network, other_researcher):
     from .conftest import client_with
 
