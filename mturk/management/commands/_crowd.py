@@ -50,7 +50,7 @@ def confirm_production(command, what, spending):
 
 class CrowdCommand(BaseCommand):
     provider = ""  # a Publication.Provider value
-    # (flag, design field, type, help) of the design options this provider takes.
+    # (flag, design field, argparse keywords) of the design options this provider takes.
     design_options: list[tuple] = []
     recipient_flag = "--worker-id"
     has_production = False
@@ -70,9 +70,12 @@ class CrowdCommand(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Print what would happen; change nothing on the provider.")
         parser.add_argument("--yes", action="store_true", help="Skip the typed cost confirmation (scripts).")
         parser.add_argument("--limit", type=int, help="publish: at most this many units now (publish in chunks).")
-        for flag, field, kind, help_text in self.design_options:
-            parser.add_argument(flag, dest=field, type=kind, help=help_text)
-        parser.add_argument(self.recipient_flag, dest="recipient", help=f"bonus: the {provider_class(self.provider).recipient_label} to pay.")
+        for flag, field, keywords in self.design_options:
+            if "choices" not in keywords:  # argparse shows the choices themselves
+                keywords = {"metavar": field.upper(), **keywords}
+            parser.add_argument(flag, dest=field, **keywords)
+        recipient_label = provider_class(self.provider).recipient_label
+        parser.add_argument(self.recipient_flag, dest="recipient", metavar=recipient_label.upper(), help=f"bonus: the {recipient_label} to pay.")
         parser.add_argument("--amount", type=money, help="bonus: amount in the account's currency.")
         parser.add_argument("--reason", default="Thank you for your careful ratings.", help="bonus: reason shown to the worker.")
         operations = provider_class(self.provider).operations
@@ -89,7 +92,7 @@ class CrowdCommand(BaseCommand):
             return
         provider = None
         try:
-            design = {field: options[field] for _, field, _, _ in self.design_options}
+            design = {field: options[field] for _, field, _ in self.design_options}
             publication = open_publication(study, self.provider, options.get("production", False), **design)
             provider = get_provider(publication)
             self.header(provider)

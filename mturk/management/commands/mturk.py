@@ -9,10 +9,10 @@ class Command(CrowdCommand):
     has_production = True
     recipient_flag = "--assignment"
     design_options = [
-        ("--reward", "reward", money, "Reward per assignment in dollars (default 0.08)."),
-        ("--invalid-policy", "invalid_policy", str, "approve or reject invalid work."),
-        ("--reject-message", "reject_message", str, "Message sent with a rejection."),
-        ("--frame-height", "frame_height", int, "Height of the worker frame in pixels (0: MTurk sizes it)."),
+        ("--reward", "reward", {"type": money, "help": "Reward per assignment in dollars (default 0.08)."}),
+        ("--invalid-policy", "invalid_policy", {"choices": Publication.InvalidPolicy.values, "help": "What review does with invalid work."}),
+        ("--reject-message", "reject_message", {"help": "Message sent with a rejection."}),
+        ("--frame-height", "frame_height", {"type": int, "help": "Height of the worker frame in pixels (0: MTurk sizes it)."}),
     ]
 
     def header(self, provider):

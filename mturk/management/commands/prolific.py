@@ -8,9 +8,9 @@ class Command(CrowdCommand):
     provider = Publication.Provider.PROLIFIC
     recipient_flag = "--participant"
     design_options = [
-        ("--reward", "reward", money, "Reward per rated neuron (default 0.08); a participant earns batch x reward."),
-        ("--batch-size", "batch_size", int, "Neurons a participant rates in one session (default 10)."),
-        ("--minutes", "estimated_minutes", int, "Estimated completion time of one batch, in minutes."),
-        ("--invalid-policy", "invalid_policy", str, "approve or reject invalid work."),
-        ("--reject-message", "reject_message", str, "Message sent with a rejection."),
+        ("--reward", "reward", {"type": money, "help": "Reward per rated neuron (default 0.08); a participant earns batch x reward."}),
+        ("--batch-size", "batch_size", {"type": int, "help": "Neurons a participant rates in one session (default 10)."}),
+        ("--minutes", "estimated_minutes", {"type": int, "help": "Estimated completion time of one batch, in minutes."}),
+        ("--invalid-policy", "invalid_policy", {"choices": Publication.InvalidPolicy.values, "help": "What review does with invalid work."}),
+        ("--reject-message", "reject_message", {"help": "Message sent with a rejection."}),
     ]
