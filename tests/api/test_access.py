@@ -88,3 +88,10 @@ def test_a_collaborator_reads_and_changes_the_study(toy_study, other_researcher)
     assert [s["name"] for s in collaborator.get("/api/v1/studies/").json()["results"]] == [toy_study.name]
     changed = collaborator.patch(f"/api/v1/studies/{toy_study.name}/", {"status": "open"}, format="json")
     assert changed.status_code == 200 and changed.json()["status"] == "open"
+
+
+def test_a_rater_link_is_no_credential_for_the_api(toy_study):
+    rater = toy_study.raters.first()
+    response = client_with(rater.token).get(f"/api/v1/studies/{toy_study.name}/")
+    assert response.status_code == 401
+    assert client_with(None).get(f"/api/v1/studies/{toy_study.name}/", {"token": rater.token}).status_code == 401
