@@ -1,18 +1,17 @@
 from django.apps import AppConfig
 
 
-def _study_results_html(study):
-    from analysis.report import study_report_html
-
-    return study_report_html(study)
-
-
 class AnalysisConfig(AppConfig):
     name = "analysis"
     verbose_name = "Analysis"
 
     def ready(self):
-        # The study page (evaluation) shows the comparison table and plots; evaluation never imports analysis.
-        from evaluation.study_page import register_study_page_section
+        from django.core.signals import request_finished, request_started
 
-        register_study_page_section("Comparison table", _study_results_html)
+        from analysis import panels, report_cache
+        from evaluation.panels import register_panel
+
+        request_started.connect(report_cache.on_request_started, dispatch_uid="analysis-report-request-started")
+        request_finished.connect(report_cache.on_request_finished, dispatch_uid="analysis-report-request-finished")
+        register_panel("study", "results", "Results", panels.results_panel, order=50)
+        register_panel("rater", "agreement", "Agreement with the other raters", panels.rater_panel, order=50)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from evaluation.exclusions import excluded_response_reasons
 from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod
-from explain.models import Layer
+from explain.models import Layer, Method
 
 FRAME_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
@@ -39,6 +39,11 @@ def study_method_labels(study: Study) -> dict[str, str]:
         name: display or name
         for name, display in StudyMethod.objects.filter(study=study).values_list("method__name", "method__display_name")
     }
+
+
+def study_control_methods(study: Study) -> list[str]:
+    """The study's negative controls (Method.kind control): tables mark their rows as controls."""
+    return list(StudyMethod.objects.filter(study=study, method__kind=Method.Kind.CONTROL).values_list("method__name", flat=True))
 
 
 def study_layer_names(study: Study) -> list[str]:
@@ -133,6 +138,7 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
         "ask_best": study.ask_best,
         "methods": study_method_names(study),
         "method_labels": study_method_labels(study),
+        "controls": study_control_methods(study),
         "layers": study_layer_names(study),
     }
     return frame

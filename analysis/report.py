@@ -1,57 +1,67 @@
-"""The study page's results section: comparison table and figures as one safe HTML fragment."""
+"""A study's report as files: every table in every format, the figures, the tidy responses, a summary.
+
+Computed from one read of the study (analysis.frames) and one bootstrap
+(analysis.services.report_frames); stored by analysis.report_cache, so pages and
+downloads never recompute it.
+"""
 from __future__ import annotations
 
-import base64
-from html import escape
+import json
 
 from analysis import stats
 from analysis.frames import get_study, metric_scores_frame, ratings_frame
-from analysis.plots import figure_bytes, study_figures
-from analysis.services import Selection, comparison_for_frame
-from analysis.tables import comparison_html
+from analysis.plots import IMAGE_FORMATS, figure_bytes, study_figures
+from analysis.ratings_io import frame_to_csv_text
+from analysis.services import ReportFrames, report_frames
+from analysis.tables import FORMATS, render_comparison, render_frame
 
-_ALT_TEXT = {
-    "mean_rating": "Mean rating per method with 95% CI, overall and per layer",
-    "best_rate": "Best-selection rate per method with 95% Wilson CI",
-    "rating_distribution": "Distribution of ratings 1-5 per method",
+RESULT_TABLES = {
+    "comparison": "Comparison table",
+    "pairwise": "Pairwise tests",
+    "agreement": "Agreement between raters",
+    "raters": "Per rater",
+    "positions": "Position bias",
 }
+CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml", "csv": "text/csv", "md": "text/markdown",
+                 "latex": "application/x-tex", "json": "application/json", "html": "text/html"}
+FILE_EXTENSIONS = {"latex": "tex"}
 
 
-def study_results(study, selection: Selection | None = None, n_resamples: int = stats.DEFAULT_RESAMPLES):
-    """(comparison table by layer, rows used, all rows) for a study."""
-    selection = selection or Selection()
+def artifact_names() -> list[str]:
+    """Every file a complete report can hold (figures only once there are valid responses)."""
+    from analysis.plots import PLOT_NAMES
+
+    names = [f"{kind}.{fmt}" for kind in RESULT_TABLES for fmt in FORMATS]
+    names += [f"plots/{plot}.{fmt}" for plot in PLOT_NAMES for fmt in IMAGE_FORMATS]
+    return names + ["responses.csv", "summary.json"]
+
+
+def render_report(frames: ReportFrames, frame, n_resamples: int) -> dict[str, bytes]:
+    artifacts: dict[str, bytes] = {}
+    for fmt in FORMATS:
+        artifacts[f"comparison.{fmt}"] = render_comparison(frames.comparison, fmt).encode()
+        for kind in ("pairwise", "agreement", "raters", "positions"):
+            artifacts[f"{kind}.{fmt}"] = render_frame(getattr(frames, kind), fmt).encode()
+    if not frames.used.empty:
+        for name, figure in study_figures(frames.comparison, frames.used).items():
+            for fmt in IMAGE_FORMATS:
+                artifacts[f"plots/{name}.{fmt}"] = figure_bytes(figure, fmt)
+    artifacts["responses.csv"] = frame_to_csv_text(frame).to_csv(index=False).encode()
+    summary = {
+        "responses": int(frame["response_id"].nunique()),
+        "used_responses": int(frames.used["response_id"].nunique()) if len(frames.used) else 0,
+        "validity": frames.comparison.attrs.get("validity", {}),
+        "excluded": frames.comparison.attrs.get("excluded", {"responses": 0, "reasons": {}}),
+        "bootstrap_resamples": n_resamples,
+        "plots": sorted({name.split("/")[1].rsplit(".", 1)[0] for name in artifacts if name.startswith("plots/")}),
+    }
+    artifacts["summary.json"] = json.dumps(summary, indent=2).encode()
+    return artifacts
+
+
+def build_report(study, n_resamples: int = stats.DEFAULT_RESAMPLES) -> dict[str, bytes]:
+    """Read the study once and render every file of its report."""
     study = get_study(study)
     frame = ratings_frame(study)
-    table = comparison_for_frame(
-        frame, selection, by_layer=True, n_resamples=n_resamples, metric_scores=metric_scores_frame(study)
-    )
-    _, used = selection.apply(frame)
-    return table, used, frame
-
-
-def study_report_html(study, n_resamples: int = stats.DEFAULT_RESAMPLES) -> str:
-    """Comparison table plus inline SVG figures (as <img> data URIs, which cannot run script); all text escaped."""
-    study = get_study(study)
-    table, used, frame = study_results(study, n_resamples=n_resamples)
-    total = frame["response_id"].nunique()
-    valid = frame.loc[frame["is_valid"], "response_id"].nunique()
-    parts = [
-        '<section class="study-results">',
-        f"<p>Valid responses: {valid} / {total}.</p>",
-    ]
-    if used.empty:
-        parts += ["<p>No valid responses yet.</p>", "</section>"]
-        return "\n".join(parts)
-    parts.append(
-        "<p>Means with standard error, 95% t interval and 95% interval from 2000 bootstrap resamples of neurons; "
-        "best-selection rates among valid responses with 95% Wilson intervals. Best value per scope in bold.</p>"
-    )
-    parts.append(comparison_html(table))
-    for name, figure in study_figures(table, used).items():
-        encoded = base64.b64encode(figure_bytes(figure, "svg")).decode("ascii")
-        parts.append(
-            f'<figure><img alt="{escape(_ALT_TEXT.get(name, name))}" src="data:image/svg+xml;base64,{encoded}">'
-            f"<figcaption>{escape(_ALT_TEXT.get(name, name))}</figcaption></figure>"
-        )
-    parts.append("</section>")
-    return "\n".join(parts)
+    frames = report_frames(frame, n_resamples=n_resamples, metric_scores=metric_scores_frame(study))
+    return render_report(frames, frame, n_resamples)

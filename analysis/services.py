@@ -47,17 +47,74 @@ def comparison_for_frame(
     check_methods(frame, selection.methods)
     in_scope, used = selection.apply(frame)
     table = stats.comparison_table(in_scope, used, by_layer=by_layer, n_resamples=n_resamples, seed=seed)
-    labels = frame.attrs.get("method_labels", {})
-    table.insert(2, "label", [labels.get(method, method) for method in table["method"]])
     if mixed_model and len(used):
         means = stats.mixed_model_means(used, by_layer=by_layer)
         by_scope = {(layer, method): row for layer, method, row in zip(means["layer"], means["method"], means.to_dict("records"))}
         for column in ("mm_mean", "mm_ci_low", "mm_ci_high", "mm_converged"):
             table[column] = [by_scope.get((layer, method), {}).get(column) for layer, method in zip(table["layer"], table["method"])]
+    return _decorate(table, frame, in_scope, selection, metric_scores)
+
+
+def _decorate(table: pd.DataFrame, frame: pd.DataFrame, in_scope: pd.DataFrame, selection: Selection,
+              metric_scores) -> pd.DataFrame:
+    """Display names, the control flag, automatic-metric and exclusion columns; validity summary in attrs."""
+    labels = frame.attrs.get("method_labels", {})
+    table.insert(2, "label", [labels.get(method, method) for method in table["method"]])
+    controls = set(frame.attrs.get("controls", [stats.CONTROL_METHOD]))
+    table.insert(3, "is_control", [method in controls for method in table["method"]])
     table = stats.add_metric_columns(table, metric_scores)
     if not selection.include_excluded:
         table = stats.add_exclusion_columns(table, frame if not selection.methods else frame[frame["method"].isin(selection.methods)])
+    table.attrs["validity"] = stats.validity_summary(in_scope)
     return table
+
+
+@dataclass
+class ReportFrames:
+    """Everything the study page and its downloads show, from one read of the study and one bootstrap."""
+
+    comparison: pd.DataFrame
+    pairwise: pd.DataFrame
+    agreement: pd.DataFrame
+    raters: pd.DataFrame
+    positions: pd.DataFrame
+    used: pd.DataFrame
+    in_scope: pd.DataFrame
+
+
+def agreement_frame(used: pd.DataFrame) -> pd.DataFrame:
+    """Krippendorff's ordinal alpha per method and overall, and how often raters of a neuron picked the same best."""
+    alpha = stats.krippendorff_alpha(used)
+    rows = [{"measure": "krippendorff_alpha_ordinal", "method": row.method, "units": row.units, "value": row.alpha}
+            for row in alpha.itertuples(index=False)]
+    same = stats.best_agreement(used)
+    rows.append({"measure": "same_best_pick_share", "method": "(all)", "units": same["neurons"], "value": same["share"]})
+    return pd.DataFrame(rows, columns=["measure", "method", "units", "value"])
+
+
+def report_frames(
+    frame: pd.DataFrame, selection: Selection | None = None, n_resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = stats.DEFAULT_SEED, metric_scores: pd.DataFrame | None = None,
+) -> ReportFrames:
+    selection = selection or Selection()
+    check_methods(frame, selection.methods)
+    in_scope, used = selection.apply(frame)
+    if used.empty:
+        table = stats.comparison_table(in_scope, used, by_layer=True, n_resamples=n_resamples, seed=seed)
+        pairs = stats.pairwise_comparisons(used)
+    else:
+        table, pairs = stats.comparison_and_pairwise(in_scope, used, by_layer=True, n_resamples=n_resamples, seed=seed)
+    table = stats.mark_leaders(_decorate(table, frame, in_scope, selection, metric_scores), pairs)
+    everyone = stats.select_responses(frame, include_invalid=True, include_excluded=True)
+    return ReportFrames(
+        comparison=table,
+        pairwise=pairs,
+        agreement=agreement_frame(used) if len(used) else pd.DataFrame(columns=["measure", "method", "units", "value"]),
+        raters=stats.rater_summary(everyone) if len(everyone) else pd.DataFrame(columns=stats.RATER_COLUMNS),
+        positions=stats.position_bias(used),
+        used=used,
+        in_scope=in_scope,
+    )
 
 
 def comparison_for_study(study, **options) -> pd.DataFrame:

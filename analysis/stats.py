@@ -399,6 +399,7 @@ def mixed_model_means(used: pd.DataFrame, by_layer: bool = False, level: float =
 PAIRWISE_COLUMNS = [
     "layer", "method_a", "method_b", "n_responses", "n_neurons", "mean_diff", "diff_ci_low", "diff_ci_high",
     "wilcoxon_statistic", "p_value", "p_holm", "best_n", "best_rate_diff", "best_diff_ci_low", "best_diff_ci_high",
+    "best_p_value", "best_p_holm",
 ]
 
 
@@ -437,12 +438,9 @@ def _pair_rows(design: _Design, per_neuron: np.ndarray, boot: np.ndarray, by_lay
         for j, (a, b) in enumerate(_pairs(design)):
             diff_sum, count, best_sum, best_count = (per_neuron[neurons, 4 * j + k] for k in range(4))
             rated = count > 0
-            neuron_means = diff_sum[rated] / count[rated]
-            if np.any(neuron_means != 0):
-                test = scipy_stats.wilcoxon(neuron_means)
-                statistic, p_value = float(test.statistic), float(test.pvalue)
-            else:
-                statistic, p_value = np.nan, 1.0
+            statistic, p_value = _signed_rank(diff_sum[rated] / count[rated])
+            with_best = best_count > 0
+            _, best_p_value = _signed_rank(best_sum[with_best] / best_count[with_best])
             diff_low, diff_high = ratio_interval(totals[:, 4 * j], totals[:, 4 * j + 1], level)
             best_low, best_high = ratio_interval(totals[:, 4 * j + 2], totals[:, 4 * j + 3], level)
             scope_rows.append({
@@ -452,14 +450,23 @@ def _pair_rows(design: _Design, per_neuron: np.ndarray, boot: np.ndarray, by_lay
                 "diff_ci_low": diff_low, "diff_ci_high": diff_high,
                 "wilcoxon_statistic": statistic, "p_value": p_value, "best_n": int(best_count.sum()),
                 "best_rate_diff": best_sum.sum() / best_count.sum() if best_count.sum() else np.nan,
-                "best_diff_ci_low": best_low, "best_diff_ci_high": best_high,
+                "best_diff_ci_low": best_low, "best_diff_ci_high": best_high, "best_p_value": best_p_value,
             })
         if scope_rows:
-            adjusted = multipletests([row["p_value"] for row in scope_rows], method="holm")[1]
-            for row, p_holm in zip(scope_rows, adjusted):
-                row["p_holm"] = float(p_holm)
+            for raw, adjusted_name in (("p_value", "p_holm"), ("best_p_value", "best_p_holm")):
+                adjusted = multipletests([row[raw] for row in scope_rows], method="holm")[1]
+                for row, p_holm in zip(scope_rows, adjusted):
+                    row[adjusted_name] = float(p_holm)
         rows += scope_rows
     return rows
+
+
+def _signed_rank(neuron_means: np.ndarray) -> tuple[float, float]:
+    """Wilcoxon signed-rank on per-neuron mean differences; p = 1 when every difference is zero."""
+    if not np.any(neuron_means != 0):
+        return np.nan, 1.0
+    test = scipy_stats.wilcoxon(neuron_means)
+    return float(test.statistic), float(test.pvalue)
 
 
 def _pair_frame(rows: list[dict]) -> pd.DataFrame:
@@ -480,7 +487,8 @@ def pairwise_comparisons(
     Wilcoxon signed-rank on per-neuron mean differences (responses to one
     neuron are not independent), Holm-adjusted over the pairs of a scope.
     Best: difference of best-selection rates on the responses that picked a
-    best, with the same bootstrap.
+    best, with the same bootstrap, and the same signed-rank test on per-neuron
+    differences (best_p_value, best_p_holm).
     """
     if used.empty:
         return _pair_frame([])
@@ -507,6 +515,68 @@ def comparison_and_pairwise(
     table = _table_frame(_table_rows(design, _validity_by_scope(all_rows), boot[:, :, :width], by_layer, level))
     pairs = _pair_frame(_pair_rows(design, pair_sums, boot[:, :, width:], by_layer, level))
     return table, pairs
+
+
+# ---------------------------------------------------------------- leaders
+
+
+LEADER_MARKS = ("best", "tied", "")
+
+
+def _scope_key(layer):
+    return None if layer is None or (isinstance(layer, float) and np.isnan(layer)) else layer
+
+
+def _leader_marks(values: dict, beats: dict) -> dict:
+    """method -> "best" | "tied" | "": best when it beats every other method; else the top method and
+    every method it does not beat are tied leaders (when there are several)."""
+    finite = {method: value for method, value in values.items() if value is not None and np.isfinite(value)}
+    marks = {method: "" for method in values}
+    if len(finite) < 2:
+        return marks
+    top = max(finite, key=finite.get)
+    not_beaten = [other for other in finite if other != top and not beats.get((top, other), False)]
+    if not not_beaten:
+        marks[top] = "best"
+    else:
+        for method in [top] + not_beaten:
+            marks[method] = "tied"
+    return marks
+
+
+def mark_leaders(table: pd.DataFrame, pairs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """The comparison table with `mean_mark` and `best_mark` per row: "best", "tied" or "".
+
+    A method is marked best in a scope only if its paired comparison (Wilcoxon
+    signed-rank on neurons, Holm-corrected over the scope's pairs) shows it ahead
+    of every other method at `alpha`; otherwise the leader and the methods not
+    significantly behind it are marked tied. A table without pairwise results
+    marks nothing.
+    """
+    table = table.copy()
+    mean_marks, best_marks = [""] * len(table), [""] * len(table)
+    if pairs is not None and len(pairs):
+        scopes = [_scope_key(layer) for layer in table["layer"]]
+        pair_scopes = [_scope_key(layer) for layer in pairs["layer"]]
+        for scope in dict.fromkeys(scopes):
+            rows = [i for i, key in enumerate(scopes) if key == scope]
+            scope_pairs = pairs[[key == scope for key in pair_scopes]]
+            for value, diff, p_column, marks in (("mean", "mean_diff", "p_holm", mean_marks),
+                                                 ("best_rate", "best_rate_diff", "best_p_holm", best_marks)):
+                beats = {}
+                for pair in scope_pairs.itertuples(index=False):
+                    significant = getattr(pair, p_column) < alpha
+                    difference = getattr(pair, diff)
+                    beats[(pair.method_a, pair.method_b)] = bool(significant and difference > 0)
+                    beats[(pair.method_b, pair.method_a)] = bool(significant and difference < 0)
+                values = {table["method"].iloc[i]: float(table[value].iloc[i]) for i in rows}
+                scope_marks = _leader_marks(values, beats)
+                for i in rows:
+                    marks[i] = scope_marks[table["method"].iloc[i]]
+    table["mean_mark"] = mean_marks
+    table["best_mark"] = best_marks
+    table.attrs["mark_alpha"] = alpha
+    return table
 
 
 # ---------------------------------------------------------------- agreement
@@ -646,6 +716,19 @@ def exclusion_summary(frame: pd.DataFrame) -> dict:
     reasons = excluded["exclusion_reason"].astype(str).value_counts()
     return {
         "responses": int(len(excluded)),
+        "reasons": {str(reason): int(count) for reason, count in sorted(reasons.items()) if count},
+    }
+
+
+def validity_summary(in_scope: pd.DataFrame) -> dict:
+    """Responses in scope (excluded ones already left out): how many valid, invalid, and each invalid reason once."""
+    responses = in_scope.drop_duplicates("response_id")
+    invalid = responses.loc[~responses["is_valid"].to_numpy(dtype=bool)]
+    reasons = invalid["invalid_reason"].astype(str).replace("", "unspecified").value_counts()
+    return {
+        "responses": int(len(responses)),
+        "valid": int(len(responses) - len(invalid)),
+        "invalid": int(len(invalid)),
         "reasons": {str(reason): int(count) for reason, count in sorted(reasons.items()) if count},
     }
 

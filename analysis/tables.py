@@ -94,11 +94,9 @@ def _scopes(table: pd.DataFrame):
         yield key, table[[k == key for k in keys]]
 
 
-def _best_mask(values: pd.Series) -> np.ndarray:
-    numbers = values.astype(float).to_numpy()
-    if not np.isfinite(numbers).any():
-        return np.zeros(len(numbers), dtype=bool)
-    return np.isclose(numbers, np.nanmax(numbers), rtol=0, atol=1e-12)
+def _marks(scope: pd.DataFrame, column: str) -> list[str]:
+    """Leader marks of a scope's rows ("best", "tied", ""); none when the table was not marked (no pairwise tests)."""
+    return [str(m) if m else "" for m in scope[column]] if column in scope.columns else [""] * len(scope)
 
 
 def _metric_columns(table: pd.DataFrame) -> list[str]:
@@ -110,6 +108,43 @@ def _metric_title(column: str) -> str:
     return column.split(":", 1)[1]
 
 
+def _is_control(row) -> bool:
+    value = getattr(row, "is_control", False)
+    return bool(value) if not _is_missing(value) else False
+
+
+def _mean_se(mean, se) -> str:
+    """Mean and its SE with the same decimals (2), as reviewers expect."""
+    return "" if _is_missing(mean) else f"{mean:.2f} ± {_number(se, 2) or '?'}"
+
+
+def comparison_notes(table: pd.DataFrame) -> list[str]:
+    """What a reader needs under the table, each said once: intervals, marks, invalid and excluded responses, controls."""
+    notes = [
+        "Mean rating ± standard error (SE) over the ratings of valid responses (1 = strongly disagree, 5 = strongly "
+        "agree); n = ratings. 95% intervals: t interval and percentile bootstrap over neurons resampled within layers. "
+        "Selected as best: share of valid responses that picked the method, 95% Wilson interval."
+    ]
+    if "mean_mark" in table.columns:
+        alpha = table.attrs.get("mark_alpha", 0.05)
+        notes.append(
+            f"Bold: ahead of every other method in its scope (paired Wilcoxon signed-rank test on neurons, Holm-corrected "
+            f"over the scope's pairs, alpha = {alpha:g}); tied: leaders that test does not separate; no mark: neither."
+        )
+    validity = table.attrs.get("validity")
+    if validity and validity.get("invalid"):
+        reasons = "; ".join(f"{reason} ({count})" for reason, count in validity["reasons"].items())
+        notes.append(f"Invalid responses, left out: {validity['invalid']} of {validity['responses']} ({reasons}).")
+    elif validity:
+        notes.append(f"All {validity['responses']} responses valid.")
+    if exclusion_note(table):
+        notes.append(exclusion_note(table))
+    controls = [_label(row) for row in table.drop_duplicates("method").itertuples(index=False) if _is_control(row)]
+    if controls:
+        notes.append(f"Negative control (descriptions shuffled across neurons): {', '.join(controls)}.")
+    return notes
+
+
 def exclusion_note(table: pd.DataFrame) -> str:
     """One sentence on the responses researchers excluded (table.attrs["excluded"]), or "" when none were."""
     excluded = table.attrs.get("excluded") or {}
@@ -119,97 +154,156 @@ def exclusion_note(table: pd.DataFrame) -> str:
     return f"Excluded by the researchers and left out of every figure: {excluded['responses']} responses ({reasons})."
 
 
+def _method_cell(row) -> str:
+    return _label(row) + (" (control)" if _is_control(row) else "")
+
+
+def _marked_text(text: str, mark: str, bold: str) -> str:
+    if not text:
+        return text
+    if mark == "best":
+        return bold.format(text)
+    if mark == "tied":
+        return f"{text} (tied)"
+    return text
+
+
 def _comparison_markdown(table: pd.DataFrame) -> str:
     header = [
-        "Layer", "Method", "n", "Mean ± SE", "SD", "95% CI (t)", "95% CI (neuron bootstrap)",
+        "Layer", "Method", "n", "Mean ± SE", "95% CI (t)", "95% CI (neuron bootstrap)",
         "Selected as best", "Best 95% CI (Wilson)", "Valid / invalid",
     ] + [markdown_escape(_metric_title(c)) for c in _metric_columns(table)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for _, scope in _scopes(table):
-        top_mean, top_best = _best_mask(scope["mean"]), _best_mask(scope["best_rate"])
+        mean_marks, best_marks = _marks(scope, "mean_mark"), _marks(scope, "best_mark")
         for i, row in enumerate(scope.itertuples(index=False)):
-            mean = f"{_number(row.mean, 2)} ± {_number(row.se, 3)}"
-            best = _percent(row.best_rate)
-            if top_mean[i]:
-                mean = f"**{mean}**"
-            if top_best[i] and best:
-                best = f"**{best}**"
+            mean = _marked_text(_mean_se(row.mean, row.se), mean_marks[i], "**{}**")
+            best = _marked_text(_percent(row.best_rate, 1), best_marks[i], "**{}**")
             cells = [
-                _scope_label(row.layer), markdown_escape(_label(row)), str(row.n), mean, _number(row.sd, 3),
-                _interval(row.ci_low, row.ci_high),
-                _interval(row.boot_ci_low, row.boot_ci_high),
-                best, _interval(row.best_ci_low, row.best_ci_high, _percent),
+                _scope_label(row.layer), markdown_escape(_method_cell(row)), str(row.n), mean,
+                _interval(row.ci_low, row.ci_high, _two_decimals),
+                _interval(row.boot_ci_low, row.boot_ci_high, _two_decimals),
+                best, _interval(row.best_ci_low, row.best_ci_high, _one_decimal_percent),
                 f"{row.n_valid} / {row.n_invalid}",
             ]
             cells += [_number(scope[c].iloc[i], 3) for c in _metric_columns(table)]
             lines.append("| " + " | ".join(cells) + " |")
-    if exclusion_note(table):
-        lines += ["", markdown_escape(exclusion_note(table))]
+    lines.append("")
+    lines += [markdown_escape(note) for note in comparison_notes(table)]
     return "\n".join(lines) + "\n"
 
 
+def _two_decimals(value) -> str:
+    return _number(value, 2)
+
+
+def _one_decimal_percent(value) -> str:
+    return _percent(value, 1)
+
+
 def comparison_latex(table: pd.DataFrame) -> str:
-    """Paper layout: methods as columns; per scope a mean ± SE row and a selected-as-best row, best in bold."""
+    """Paper layout in a table float: methods as columns; per scope n, mean ± SE and selected-as-best rows; notes below.
+
+    Compiles with booktabs alone. Bold: best by the Holm-corrected paired tests;
+    double dagger: tied leaders; dagger on a column: the negative control.
+    """
     methods = list(dict.fromkeys(table["method"]))
-    labels = dict(zip(table["method"], table["label"])) if "label" in table.columns else {}
+    first = table.drop_duplicates("method").set_index("method")
+    heads = []
+    for method in methods:
+        row = first.loc[method]
+        label = row["label"] if "label" in first.columns and not _is_missing(row["label"]) and row["label"] else method
+        control = "is_control" in first.columns and bool(row["is_control"])
+        heads.append(latex_escape(label) + (r"$^{\dagger}$" if control else ""))
     lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\caption{Human ratings per method: mean rating $\pm$ standard error (SE), number of ratings $n$, "
+        r"and share of valid responses selecting the method as best.}",
         r"\begin{tabular}{l" + "c" * len(methods) + "}",
         r"\toprule",
-        " & ".join([""] + [latex_escape(labels.get(m, m)) for m in methods]) + r" \\",
+        " & ".join([""] + heads) + r" \\",
     ]
     for layer, scope in _scopes(table):
+        mean_marks = dict(zip(scope["method"], _marks(scope, "mean_mark")))
+        best_marks = dict(zip(scope["method"], _marks(scope, "best_mark")))
         scope = scope.set_index("method").reindex(methods)
         lines.append(r"\midrule")
         prefix = "" if layer is None else f"{latex_escape(layer)}: "
-        top_mean, top_best = _best_mask(scope["mean"]), _best_mask(scope["best_rate"])
-        mean_cells, best_cells = [], []
-        for i, method in enumerate(methods):
-            mean, se, rate = scope.at[method, "mean"], scope.at[method, "se"], scope.at[method, "best_rate"]
+        n_cells, mean_cells, best_cells = [], [], []
+        for method in methods:
+            n, mean, se, rate = (scope.at[method, key] for key in ("n", "mean", "se", "best_rate"))
+            n_cells.append("--" if _is_missing(n) else str(int(n)))
             if _is_missing(mean):
                 mean_cells.append("--")
             else:
-                body = f"{mean:.2f} \\pm {_number(se, 3) or '?'}"
-                mean_cells.append(f"$\\mathbf{{{body}}}$" if top_mean[i] else f"${body}$")
+                body = f"{mean:.2f} \\pm {_number(se, 2) or '?'}"
+                mean_cells.append(_latex_marked(f"${body}$", f"$\\mathbf{{{body}}}$", mean_marks.get(method, "")))
             if _is_missing(rate):
                 best_cells.append("--")
             else:
-                body = f"{100 * rate:.2f}\\%"
-                best_cells.append(f"\\textbf{{{body}}}" if top_best[i] else body)
-        lines.append(" & ".join([f"{prefix}Mean rating"] + mean_cells) + r" \\")
+                body = f"{100 * rate:.1f}\\%"
+                best_cells.append(_latex_marked(body, f"\\textbf{{{body}}}", best_marks.get(method, "")))
+        lines.append(" & ".join([f"{prefix}$n$ (ratings)"] + n_cells) + r" \\")
+        lines.append(" & ".join([f"{prefix}Mean rating $\\pm$ SE"] + mean_cells) + r" \\")
         lines.append(" & ".join([f"{prefix}Selected as best"] + best_cells) + r" \\")
         for column in _metric_columns(table):
             values = [scope.at[m, column] for m in methods]
             lines.append(" & ".join(
                 [f"{prefix}{latex_escape(_metric_title(column))}"] + ["--" if _is_missing(v) else f"{v:.3f}" for v in values]
             ) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
+    notes = comparison_notes(table)
+    if "mean_mark" in table.columns:
+        notes.append("Double dagger: tied leaders.")
+    if any(head.endswith(r"$^{\dagger}$") for head in heads):
+        notes.append("Dagger: negative control.")
+    lines += [latex_escape(note).replace("±", r"$\pm$") + r"\par" for note in notes]
+    lines += ["}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def _latex_marked(plain: str, bold: str, mark: str) -> str:
+    if mark == "best":
+        return bold
+    if mark == "tied":
+        return plain + r"$^{\ddagger}$"
+    return plain
 
 
 def comparison_html(table: pd.DataFrame) -> str:
     header = ["Layer", "Method", "n", "Mean ± SE", "95% CI (t)", "95% CI (neuron bootstrap)", "Selected as best",
-              "Best 95% CI", "Valid / invalid", "Invalid reasons"] + [_metric_title(c) for c in _metric_columns(table)]
+              "Best 95% CI", "Valid / invalid"] + [_metric_title(c) for c in _metric_columns(table)]
     out = ['<table class="comparison-table">', "<thead><tr>" + "".join(f"<th>{html_escape(h)}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     for _, scope in _scopes(table):
-        top_mean, top_best = _best_mask(scope["mean"]), _best_mask(scope["best_rate"])
+        mean_marks, best_marks = _marks(scope, "mean_mark"), _marks(scope, "best_mark")
         for i, row in enumerate(scope.itertuples(index=False)):
-            mean = html_escape(f"{_number(row.mean, 2)} ± {_number(row.se, 3)}")
-            best = html_escape(_percent(row.best_rate))
             cells = [
-                html_escape(_scope_label(row.layer)), html_escape(_label(row)), str(int(row.n)),
-                f"<strong>{mean}</strong>" if top_mean[i] else mean,
-                html_escape(_interval(row.ci_low, row.ci_high)),
-                html_escape(_interval(row.boot_ci_low, row.boot_ci_high)),
-                f"<strong>{best}</strong>" if top_best[i] and best else best,
-                html_escape(_interval(row.best_ci_low, row.best_ci_high, _percent)),
+                html_escape(_scope_label(row.layer)),
+                html_escape(_label(row)) + (' <span class="control">(control)</span>' if _is_control(row) else ""),
+                str(int(row.n)),
+                _html_marked(html_escape(_mean_se(row.mean, row.se)), mean_marks[i]),
+                html_escape(_interval(row.ci_low, row.ci_high, _two_decimals)),
+                html_escape(_interval(row.boot_ci_low, row.boot_ci_high, _two_decimals)),
+                _html_marked(html_escape(_percent(row.best_rate, 1)), best_marks[i]),
+                html_escape(_interval(row.best_ci_low, row.best_ci_high, _one_decimal_percent)),
                 html_escape(f"{row.n_valid} / {row.n_invalid}"),
-                html_escape(str(row.invalid_reasons or "")),
             ] + [html_escape(_number(scope[c].iloc[i], 3)) for c in _metric_columns(table)]
-            out.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+            row_class = ' class="control-row"' if _is_control(row) else ""
+            out.append(f"<tr{row_class}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     out += ["</tbody>", "</table>"]
-    if exclusion_note(table):
-        out.append(f'<p class="table-note">{html_escape(exclusion_note(table))}</p>')
+    out += [f'<p class="table-note">{html_escape(note)}</p>' for note in comparison_notes(table)]
     return "\n".join(out) + "\n"
+
+
+def _html_marked(text: str, mark: str) -> str:
+    if not text:
+        return text
+    if mark == "best":
+        return f"<strong>{text}</strong>"
+    if mark == "tied":
+        return f'{text} <span class="tied">(tied)</span>'
+    return text
 
 
 # ---------------------------------------------------------------- any result frame

@@ -1,31 +1,70 @@
+"""Admin: studies and raters to manage; what raters answered and the rows the platform keeps for itself, read only."""
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from . import services
-from .permissions import studies_visible_to
 from .models import Assignment, Exclusion, Rater, Rating, Response, Slot, Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
+from .permissions import studies_visible_to
 
 
-class StudyMethodInline(admin.TabularInline):
-    model = StudyMethod
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the platform writes itself (frozen study contents, slots, assignments, answers): look, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class StudyMethodInline(ReadOnlyInline):
+    model = StudyMethod
+    fields = ["method", "order", "explanation_rank"]
+    readonly_fields = fields
 
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["name", "network", "status", "raters_per_neuron", "images_per_task", "ask_best", "created_at"]
+    """Studies are built on the study builder page (never empty); here their texts, sharing and life cycle."""
+
+    list_display = ["name", "network", "status", "owner", "raters_per_neuron", "images_per_task", "ask_best", "created_at"]
     list_filter = ["status", "network"]
     search_fields = ["name", "title"]
     inlines = [StudyMethodInline]
-    actions = ["invite_three_raters", "enable_open_link", "open_study", "close_study"]
+    actions = ["invite_three_raters", "enable_open_link", "open_study", "pause_study", "close_study"]
     filter_horizontal = ["collaborators"]
+    fields = ["name", "title", "instructions", "network", "status", "raters_per_neuron", "images_per_task", "ask_best",
+              "seed", "owner", "collaborators", "open_link_token", "created_at"]
+    readonly_fields = ["name", "network", "status", "raters_per_neuron", "images_per_task", "ask_best", "seed",
+                       "open_link_token", "created_at"]
 
     def get_queryset(self, request):
         return studies_visible_to(request.user)
 
-    def save_model(self, request, obj, form, change):
-        if not change and obj.owner_id is None:
-            obj.owner = request.user
-        super().save_model(request, obj, form, change)
+    def add_view(self, request, form_url="", extra_context=None):
+        # The admin's add form could only save a study without neurons; the builder freezes them.
+        self.message_user(request, "Studies are created on the study builder page, which picks their neurons.",
+                          messages.INFO)
+        return redirect(reverse("evaluation:study_builder"))
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
 
     @admin.action(description="Invite 3 raters (shows their links)")
     def invite_three_raters(self, request, queryset):
@@ -38,39 +77,26 @@ class StudyAdmin(admin.ModelAdmin):
         for study in queryset:
             self.message_user(request, f"Open volunteer link for {study.name}: {services.enable_open_link(study)}", messages.SUCCESS)
 
+    def _change_status(self, request, queryset, status):
+        for study in queryset:
+            try:
+                services.change_status(study, status)
+            except services.StudyError as error:
+                self.message_user(request, f"{study.name}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{study.name} is now {status}.", messages.SUCCESS)
+
     @admin.action(description="Open for rating")
     def open_study(self, request, queryset):
-        queryset.update(status=Study.Status.OPEN)
+        self._change_status(request, queryset, Study.Status.OPEN)
+
+    @admin.action(description="Pause")
+    def pause_study(self, request, queryset):
+        self._change_status(request, queryset, Study.Status.PAUSED)
 
     @admin.action(description="Close")
     def close_study(self, request, queryset):
-        queryset.update(status=Study.Status.CLOSED)
-
-
-@admin.register(StudyMethod)
-class StudyMethodAdmin(admin.ModelAdmin):
-    list_display = ["study", "method", "order", "explanation_rank"]
-    list_filter = ["study"]
-
-
-@admin.register(StudyNeuron)
-class StudyNeuronAdmin(admin.ModelAdmin):
-    list_display = ["study", "neuron", "order"]
-    list_filter = ["study"]
-    raw_id_fields = ["neuron"]
-
-
-@admin.register(StudyImage)
-class StudyImageAdmin(admin.ModelAdmin):
-    list_display = ["study_neuron", "position", "image", "activation"]
-    raw_id_fields = ["study_neuron", "image"]
-
-
-@admin.register(StudyItem)
-class StudyItemAdmin(admin.ModelAdmin):
-    list_display = ["study_neuron", "method", "text"]
-    list_filter = ["method"]
-    raw_id_fields = ["study_neuron", "explanation"]
+        self._change_status(request, queryset, Study.Status.CLOSED)
 
 
 @admin.register(Rater)
@@ -78,56 +104,98 @@ class RaterAdmin(admin.ModelAdmin):
     list_display = ["__str__", "study", "kind", "external_id", "link", "created_at"]
     list_filter = ["study", "kind"]
     search_fields = ["external_id", "label"]
-    readonly_fields = ["link"]
+    fields = ["study", "kind", "external_id", "label", "link", "created_at"]
+    readonly_fields = ["study", "kind", "external_id", "link", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(study__in=studies_visible_to(request.user))
+
+    def has_add_permission(self, request):
+        return False  # raters come from invitations, open links and crowd providers
 
     @admin.display(description="Link")
     def link(self, rater):
         return services.rater_link(rater) if rater.pk else ""
 
 
-@admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
-    list_display = ["rater", "study_neuron", "status", "reserved_at", "expires_at", "completed_at"]
-    list_filter = ["status"]
-    raw_id_fields = ["rater", "study_neuron"]
-
-
-@admin.register(Slot)
-class SlotAdmin(admin.ModelAdmin):
-    list_display = ["assignment", "position", "item"]
-    raw_id_fields = ["assignment", "item"]
-
-
-class RatingInline(admin.TabularInline):
+class RatingInline(ReadOnlyInline):
     model = Rating
-    extra = 0
-    raw_id_fields = ["item"]
+    fields = ["position", "method", "description", "value"]
+    readonly_fields = fields
+    ordering = ["position"]
+
+    @admin.display(description="Method")
+    def method(self, rating):
+        return rating.item.method.name
+
+    @admin.display(description="Description")
+    def description(self, rating):
+        return rating.item.text
 
 
 @admin.register(Response)
-class ResponseAdmin(admin.ModelAdmin):
+class ResponseAdmin(ReadOnlyAdmin):
+    """An answer as submitted: every description shown, its method and rating; nothing here can be edited."""
+
     list_display = ["pk", "study", "rater", "study_neuron", "is_valid", "invalid_reason", "source", "submitted_at"]
     list_filter = ["study", "is_valid", "source"]
-    raw_id_fields = ["rater", "study_neuron", "assignment", "best_item"]
+    list_select_related = ["study", "rater", "study_neuron__study", "study_neuron__neuron__layer"]
+    fields = ["study", "rater", "study_neuron", "best_description", "uninterpretable", "none_fit", "is_valid",
+              "invalid_reason", "source", "external_id", "submitted_at", "exclusions"]
+    readonly_fields = fields
     inlines = [RatingInline]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(study__in=studies_visible_to(request.user))
 
-@admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
-    list_display = ["response", "item", "position", "value"]
-    raw_id_fields = ["response", "item"]
+    @admin.display(description="Picked as best")
+    def best_description(self, response):
+        item = response.best_item
+        return f"{item.text} ({item.method.name})" if item else "-"
+
+    @admin.display(description="Exclusions")
+    def exclusions(self, response):
+        rows = Exclusion.objects.filter(study=response.study, lifted_at__isnull=True).filter(
+            response=response) | Exclusion.objects.filter(rater=response.rater, lifted_at__isnull=True)
+        return format_html_join(", ", "{}", ((e.reason,) for e in rows)) or "-"
 
 
 @admin.register(Exclusion)
-class ExclusionAdmin(admin.ModelAdmin):
-    """Exclusions are made and lifted on the study page (with their reason and author); here they are read only."""
+class ExclusionAdmin(ReadOnlyAdmin):
+    """Exclusions are made and lifted on the study's pages (with their reason and author); here they are read only."""
 
     list_display = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_at"]
     list_filter = ["study"]
     readonly_fields = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_by", "lifted_at"]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+# Internal rows: what a study froze at creation and how tasks were handed out. Read only, grouped
+# under "Internal" in their names so the admin index keeps them apart from what researchers manage.
+
+
+@admin.register(StudyNeuron)
+class StudyNeuronAdmin(ReadOnlyAdmin):
+    list_display = ["study", "neuron", "order"]
+    list_filter = ["study"]
+
+
+@admin.register(StudyImage)
+class StudyImageAdmin(ReadOnlyAdmin):
+    list_display = ["study_neuron", "position", "image", "activation"]
+
+
+@admin.register(StudyItem)
+class StudyItemAdmin(ReadOnlyAdmin):
+    list_display = ["study_neuron", "method", "text"]
+    list_filter = ["method"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["rater", "study_neuron", "status", "reserved_at", "expires_at", "completed_at"]
+    list_filter = ["status"]
+
+
+@admin.register(Slot)
+class SlotAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "position", "item"]

@@ -9,8 +9,11 @@ from .exclusions import active_exclusions, exclude, excluded_response_reasons, i
 from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
 from .ratings_table import TIDY_COLUMNS, tidy_rating_rows, write_tidy_ratings
-from .reports import responses_per_day, study_progress
-from .studies import MAX_METHODS, MIN_METHODS, LayerSelection, create_study
+from .lifecycle import allowed_transitions, change_status
+from .reports import (
+    collection_pace, method_progress, study_progress,
+)
+from .studies import MAX_METHODS, MIN_METHODS, LayerSelection, create_study, eligible_counts
 from .submission import submit_response
 from .task import (
     BEST_QUESTION,
@@ -18,15 +21,17 @@ from .task import (
     RATING_QUESTION,
     SCALE_LABELS,
     UNINTERPRETABLE_LABEL,
+    preview_context,
     task_context,
 )
 
 __all__ = [
-    "AlreadyAnswered", "BEST_QUESTION", "ImportRefused", "ImportSummary", "ImportedRating", "ImportedResponse",
-    "LayerSelection", "MAX_METHODS", "MIN_METHODS", "NONE_FIT_LABEL", "RATING_QUESTION", "SCALE_LABELS", "StudyError",
-    "SubmissionError", "TIDY_COLUMNS", "UNINTERPRETABLE_LABEL", "active_exclusions", "exclude", "excluded_response_reasons",
-    "include",
-    "claim_assignment_for_neuron", "claim_next_assignment", "create_study", "enable_open_link", "get_or_create_rater",
-    "invite_raters", "lock_study", "new_rater_token", "open_link", "rater_link", "rater_progress",
-    "record_imported_responses", "responses_per_day", "study_progress", "submit_response", "task_context", "tidy_rating_rows", "write_tidy_ratings",
+    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "BEST_QUESTION", "change_status",
+    "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
+    "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "ImportedRating",
+    "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",
+    "MAX_METHODS", "method_progress", "MIN_METHODS", "new_rater_token", "NONE_FIT_LABEL", "open_link",
+    "preview_context", "rater_link", "rater_progress", "RATING_QUESTION", "record_imported_responses", "SCALE_LABELS",
+    "study_progress", "StudyError", "SubmissionError", "submit_response", "task_context", "TIDY_COLUMNS",
+    "tidy_rating_rows", "UNINTERPRETABLE_LABEL", "write_tidy_ratings",
 ]

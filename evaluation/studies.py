@@ -40,12 +40,14 @@ def create_study(
     summary: str = TopImage.Summary.MEAN,
     status: str = Study.Status.OPEN,
     owner=None,
+    units: Mapping[str, Sequence[int]] | None = None,
 ) -> Study:
-    """Pick neurons at random per layer and freeze what raters will be shown.
+    """Pick neurons at random per layer (or the listed `units` of a layer) and freeze what raters will be shown.
 
     Eligible neurons have an explanation of the chosen rank from every chosen
     method and top images. Texts and images are copied into StudyItem and
-    StudyImage rows, so later re-imports never change this study.
+    StudyImage rows, so later re-imports never change this study. A study
+    never ends up without neurons: a layer with no eligible neuron is refused.
     """
     network = _resolve_network(network)
     method_objs = _resolve_methods(methods)
@@ -60,6 +62,11 @@ def create_study(
     if images_per_task < 1:
         raise StudyError("images per task must be at least 1")
 
+    units = dict(units or {})
+    unknown_layers = [name for name in units if name not in {layer.name for layer in layer_objs}]
+    if unknown_layers:
+        raise StudyError(f"units listed for layer(s) not in the study: {', '.join(unknown_layers)}")
+
     chosen: list[Neuron] = []
     selections = []
     for layer in layer_objs:
@@ -69,6 +76,11 @@ def create_study(
                 f"layer '{layer.name}' has no neuron with top images and an explanation of the chosen rank "
                 f"from every method ({', '.join(m.name for m in method_objs)})"
             )
+        if layer.name in units:
+            picked = _listed_neurons(layer, eligible, units[layer.name])
+            chosen.extend(picked)
+            selections.append(LayerSelection(layer.name, len(eligible), len(picked)))
+            continue
         # Seeded per layer, so adding a layer never changes another layer's sample.
         rng = random.Random(f"{seed}:{network.name}:{layer.name}")
         picked = rng.sample(eligible, min(per_layer, len(eligible)))
@@ -99,6 +111,37 @@ def create_study(
             _freeze_items(study_neuron, method_objs, ranks)
     study.layer_selections = selections
     return study
+
+
+def _listed_neurons(layer, eligible, listed_units) -> list[Neuron]:
+    by_unit = {neuron.unit: neuron for neuron in eligible}
+    listed = list(dict.fromkeys(int(unit) for unit in listed_units))
+    if not listed:
+        raise StudyError(f"no units listed for layer '{layer.name}'")
+    missing = [unit for unit in listed if unit not in by_unit]
+    if missing:
+        shown = ", ".join(str(unit) for unit in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise StudyError(f"layer '{layer.name}': unit(s) {shown} are not eligible (no top images, or a method has no "
+                         "explanation of the chosen rank for them)")
+    return [by_unit[unit] for unit in listed]
+
+
+def eligible_counts(
+    network: Network | str,
+    methods: Sequence[Method | str],
+    explanation_rank: int | Mapping[str, int] = 1,
+    layers: Sequence[str] | None = None,
+    probe: str | None = None,
+    summary: str = TopImage.Summary.MEAN,
+) -> list[LayerSelection]:
+    """How many neurons of each layer a study of these methods could use (the builder shows it before saving)."""
+    network = _resolve_network(network)
+    method_objs = _resolve_methods(methods)
+    ranks = _ranks_per_method(method_objs, explanation_rank)
+    return [
+        LayerSelection(layer.name, _eligible_query(layer, method_objs, ranks, probe, summary).count(), 0)
+        for layer in _resolve_layers(network, layers)
+    ]
 
 
 def _resolve_network(network):
@@ -157,13 +200,16 @@ def _top_images_query(probe, summary):
 
 
 def _eligible_neurons(layer, methods, ranks, probe, summary):
+    return list(_eligible_query(layer, methods, ranks, probe, summary).order_by("unit"))
+
+
+def _eligible_query(layer, methods, ranks, probe, summary):
     neurons = Neuron.objects.filter(layer=layer)
     for method in methods:
         neurons = neurons.filter(
             pk__in=Explanation.objects.filter(method=method, rank=ranks[method.name]).values("neuron")
         )
-    neurons = neurons.filter(pk__in=_top_images_query(probe, summary).values("neuron"))
-    return list(neurons.order_by("unit"))
+    return neurons.filter(pk__in=_top_images_query(probe, summary).values("neuron"))
 
 
 def _freeze_images(study_neuron, probe, summary, images_per_task):

@@ -1,22 +1,16 @@
-"""Sections that apps above evaluation add to the researchers' study page.
-
-evaluation imports none of the apps above it; the analysis app registers its comparison table and
-plots here from its AppConfig.ready, and the study page renders whatever is registered.
-"""
+"""Sections of the study page that need only the study: shorthand over evaluation.panels (the one registry)."""
 from __future__ import annotations
 
 from typing import Callable
 
-# (heading, render(study) -> HTML fragment that escapes its own text), in registration order.
-_sections: list[tuple[str, Callable]] = []
+from .panels import register_panel, render_panels
 
 
 def register_study_page_section(heading: str, render: Callable) -> None:
-    if any(existing == heading for existing, _ in _sections):
-        raise ValueError(f"a study page section {heading!r} is registered already")
-    _sections.append((heading, render))
+    """Add a section to the study page; `render(study)` returns HTML that escapes its own text."""
+    register_panel("study", heading, heading, lambda request, study: render(study))
 
 
 def study_page_sections(study) -> list[tuple[str, str]]:
-    """(heading, HTML) of every registered section for `study`."""
-    return [(heading, render(study)) for heading, render in _sections]
+    """(heading, HTML) of every registered study page section for `study`."""
+    return [(panel["title"], panel["html"]) for panel in render_panels("study", None, study)]

@@ -74,6 +74,9 @@ def submit_response(assignment: Assignment, data: Mapping, source: str = Respons
             return existing
         if study.status == Study.Status.CLOSED:
             raise SubmissionError("this study is closed and no longer takes answers")
+        if study.status == Study.Status.DRAFT:
+            raise SubmissionError("this study has not opened yet; your answer was not stored")
+        # A paused study still takes answers to tasks handed out before the pause: that work was done.
         now = timezone.now()
         if assignment.status != Assignment.Status.COMPLETED and assignment.expires_at <= now and not _room_left(assignment):
             raise SubmissionError(

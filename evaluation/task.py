@@ -1,6 +1,8 @@
 """What one rating task shows: images, shuffled descriptions by opaque slot token, the questions."""
 from __future__ import annotations
 
+import random
+
 from .assignment import rater_progress
 from .models import Assignment
 
@@ -41,4 +43,34 @@ def task_context(assignment: Assignment) -> dict:
         "uninterpretable_label": UNINTERPRETABLE_LABEL,
         "none_fit_label": NONE_FIT_LABEL,
         "progress": rater_progress(assignment.rater),
+    }
+
+
+def preview_context(study_neuron) -> dict:
+    """The rating form for a neuron as a rater would see it, before any assignment exists.
+
+    Slot names are placeholders (the form is disabled, nothing can be stored) and
+    the descriptions are shuffled like a real task's: still no method named.
+    """
+    items = list(study_neuron.items.order_by("pk"))
+    random.Random(study_neuron.pk).shuffle(items)
+    study = study_neuron.study
+    return {
+        "assignment_token": "",
+        "study_title": study.title or study.name,
+        "instructions": study.instructions,
+        "images": [
+            {"url": study_image.image.image.url, "position": study_image.position}
+            for study_image in study_neuron.images.select_related("image").order_by("position")
+        ],
+        "descriptions": [
+            {"token": f"preview-{number}", "text": item.text, "number": number}
+            for number, item in enumerate(items, start=1)
+        ],
+        "scale": SCALE_LABELS,
+        "rating_question": RATING_QUESTION,
+        "best_question": BEST_QUESTION,
+        "ask_best": study.ask_best,
+        "uninterpretable_label": UNINTERPRETABLE_LABEL,
+        "none_fit_label": NONE_FIT_LABEL,
     }

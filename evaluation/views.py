@@ -4,14 +4,21 @@ import itertools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseNotAllowed, StreamingHttpResponse
+from django.db.models import Count
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import services
-from .models import Assignment, Rater, Response, Study
+from explain.models import Network
+
+from . import lifecycle, services
+from .forms import StudyBuilderForm
+from .models import Assignment, Rater, Response, Study, StudyNeuron
+from .panels import render_panels
 from .permissions import get_visible_study_or_404, studies_visible_to
-from .study_page import study_page_sections
 
 # --------------------------------------------------------------------------- raters
 
@@ -21,6 +28,11 @@ def _rater_or_404(token):
 
 
 def _closed_page(request, study):
+    """What a rater sees when the study is not open: paused (come back later), not started, or closed."""
+    if study.status == Study.Status.PAUSED:
+        response = render(request, "evaluation/paused.html", {"study": study}, status=503)
+        response["Retry-After"] = "3600"
+        return response
     return render(request, "evaluation/closed.html", {"study": study}, status=403)
 
 
@@ -112,14 +124,211 @@ def study_detail(request, name):
         "evaluation/study_detail.html",
         {
             "study": study,
-            "progress": services.study_progress(study),
-            "per_day": services.responses_per_day(study),
+            "progress_html": _progress_html(request, study),
             "methods": study.study_methods.select_related("method"),
-            "sections": study_page_sections(study),
+            "transitions": [(status, lifecycle.ACTION_LABELS[status]) for status in services.allowed_transitions(study)],
+            "panels": render_panels("study", request, study),
             "open_link": services.open_link(study) if study.open_link_token else "",
             "invited": [(r, services.rater_link(r)) for r in study.raters.filter(kind=Rater.Kind.INVITED)],
+            "raters": study.raters.annotate(n_responses=Count("responses")).order_by("-n_responses", "pk")[:RATERS_LISTED],
+            "n_raters": study.raters.count(),
+            "layers": study.study_neurons.values_list("neuron__layer__name", flat=True).distinct().order_by("neuron__layer__order"),
+            "exclusions": services.active_exclusions(study).select_related("rater", "response", "created_by")[:50],
         },
     )
+
+
+RATERS_LISTED = 200
+
+
+def _progress_html(request, study) -> str:
+    return render_to_string("evaluation/_progress.html", {
+        "study": study,
+        "progress": services.study_progress(study),
+        "per_method": services.method_progress(study),
+        "pace": services.collection_pace(study),
+    }, request=request)
+
+
+@login_required
+def study_progress_fragment(request, name):
+    """The study page's progress section, polled by the page so the numbers move without a reload."""
+    study = get_visible_study_or_404(request.user, name)
+    return HttpResponse(_progress_html(request, study))
+
+
+@login_required
+@require_POST
+def study_status(request, name):
+    study = get_visible_study_or_404(request.user, name, change=True)
+    try:
+        services.change_status(study, request.POST.get("status", ""))
+    except services.StudyError as error:
+        messages.error(request, f"Status not changed: {error}")
+    else:
+        messages.success(request, f"The study is now {study.status}.")
+    return redirect("evaluation:study_detail", name=name)
+
+
+@login_required
+def study_builder(request):
+    """Build a study in the browser with create_study: eligible neurons per layer shown before saving; saved as a draft."""
+    network = Network.objects.filter(name=request.POST.get("network") or request.GET.get("network", "")).first()
+    if network is None and Network.objects.count() == 1:
+        network = Network.objects.first()
+    form = StudyBuilderForm(request.POST or None, network=network, initial={"network": network})
+    eligibility, eligibility_error, status = None, "", 200
+    if request.method == "POST":
+        eligibility, eligibility_error = _eligibility(network, request.POST)
+        if request.POST.get("action") == "create":
+            if form.is_valid():
+                try:
+                    study = services.create_study(**form.study_arguments(), owner=request.user)
+                except services.StudyError as error:
+                    form.add_error(None, str(error))
+                else:
+                    messages.success(request, f"Created draft study '{study.name}' with {study.study_neurons.count()} "
+                                              "neurons. Preview it as a rater, then open it.")
+                    return redirect("evaluation:study_detail", name=study.name)
+            status = 400
+    return render(request, "evaluation/study_builder.html", {
+        "form": form, "network": network, "networks": Network.objects.order_by("name"),
+        "eligibility": eligibility, "eligibility_error": eligibility_error,
+    }, status=status)
+
+
+def _eligibility(network, data):
+    """Eligible neurons per layer for the methods ticked so far, or why they cannot be counted yet."""
+    if network is None:
+        return None, "Choose a network."
+    methods = data.getlist("methods")
+    ranks = {}
+    for method in methods:
+        try:
+            ranks[method] = int(data.get(f"rank_{method}") or 1)
+        except ValueError:
+            return None, f"The rank of {method} must be a whole number."
+    try:
+        counts = services.eligible_counts(network, methods, ranks, layers=data.getlist("layers") or None)
+    except services.StudyError as error:
+        return None, str(error)
+    return counts, ""
+
+
+@login_required
+def study_preview(request, name):
+    """The rating page exactly as a rater sees it (disabled, nothing stored), one neuron after another."""
+    study = get_visible_study_or_404(request.user, name)
+    neurons = study.study_neurons.order_by("order")
+    total = neurons.count()
+    if total == 0:
+        raise Http404("This study has no neurons.")
+    try:
+        index = min(max(int(request.GET.get("n", "1")), 1), total)
+    except ValueError:
+        index = 1
+    study_neuron = neurons[index - 1]
+    return render(request, "evaluation/preview.html", {
+        "study": study, "task": services.preview_context(study_neuron), "disabled": True, "index": index, "total": total,
+    })
+
+
+@login_required
+def neuron_detail(request, name, layer, unit):
+    """One neuron of the study: its images, every description with its method, every response and rating."""
+    study = get_visible_study_or_404(request.user, name)
+    study_neuron = get_object_or_404(
+        StudyNeuron.objects.select_related("neuron__layer"), study=study, neuron__layer__name=layer, neuron__unit=unit
+    )
+    items = list(study_neuron.items.select_related("method").order_by("method__name"))
+    responses = list(
+        study_neuron.responses.select_related("rater", "best_item__method").prefetch_related("ratings__item")
+        .order_by("submitted_at")
+    )
+    excluded = services.excluded_response_reasons(study)
+    rows = []
+    for response in responses:
+        by_item = {rating.item_id: rating.value for rating in response.ratings.all()}
+        rows.append({"response": response, "values": [by_item.get(item.pk) for item in items],
+                     "excluded": excluded.get(response.pk, ""), "target": f"response:{response.pk}"})
+    for item in items:
+        values = [row["values"][items.index(item)] for row in rows if row["values"][items.index(item)] is not None]
+        item.mean_rating = sum(values) / len(values) if values else None
+    return render(request, "evaluation/neuron_detail.html", {
+        "study": study, "study_neuron": study_neuron, "items": items, "rows": rows,
+        "images": study_neuron.images.select_related("image").order_by("position"),
+        "panels": render_panels("neuron", request, study_neuron),
+    })
+
+
+@login_required
+def rater_detail(request, name, rater_id):
+    """One rater: their responses, invalid and flagged counts, exclusion, agreement (from the analysis panel)."""
+    study = get_visible_study_or_404(request.user, name)
+    rater = get_object_or_404(Rater, study=study, pk=rater_id)
+    responses = list(
+        rater.responses.select_related("study_neuron__neuron__layer", "best_item__method").order_by("submitted_at")
+    )
+    excluded = services.excluded_response_reasons(study)
+    seconds = [getattr(r, "seconds", None) for r in responses]
+    seconds = sorted(s for s in seconds if s is not None)
+    return render(request, "evaluation/rater_detail.html", {
+        "study": study, "rater": rater,
+        "rows": [{"response": r, "excluded": excluded.get(r.pk, ""), "target": f"response:{r.pk}"} for r in responses],
+        "rater_target": f"rater:{rater.pk}",
+        "counts": {
+            "responses": len(responses),
+            "invalid": sum(not r.is_valid for r in responses),
+            "flagged": sum(r.uninterpretable or r.none_fit for r in responses),
+            "excluded": sum(r.pk in excluded for r in responses),
+        },
+        "median_seconds": seconds[len(seconds) // 2] if seconds else None,
+        "exclusion": services.active_exclusions(study).filter(rater=rater).first(),
+        "panels": render_panels("rater", request, rater),
+    })
+
+
+@login_required
+def neuron_lookup(request, name):
+    study = get_visible_study_or_404(request.user, name)
+    try:
+        unit = int(request.GET.get("unit", ""))
+    except ValueError:
+        messages.error(request, "Give the neuron's unit as a whole number.")
+        return redirect("evaluation:study_detail", name=name)
+    layer = request.GET.get("layer", "")
+    if not study.study_neurons.filter(neuron__layer__name=layer, neuron__unit=unit).exists():
+        messages.error(request, f"Neuron {layer}#{unit} is not in this study.")
+        return redirect("evaluation:study_detail", name=name)
+    return redirect("evaluation:neuron_detail", name=name, layer=layer, unit=unit)
+
+
+@login_required
+@require_POST
+def study_exclusion(request, name):
+    """Exclude or include one rater or one response (POST target=rater:<id>|response:<id>, action, reason)."""
+    study = get_visible_study_or_404(request.user, name, change=True)
+    kind, _, pk = request.POST.get("target", "").partition(":")
+    model = {"rater": Rater, "response": Response}.get(kind)
+    target = model.objects.filter(study=study, pk=pk).first() if model and pk.isdigit() else None
+    if target is None:
+        return HttpResponseBadRequest("Unknown rater or response for this study.")
+    action = request.POST.get("action")
+    try:
+        if action == "exclude":
+            services.exclude(study, **{kind: target}, reason=request.POST.get("reason", ""), by=request.user)
+            messages.success(request, f"Excluded {kind} {target.pk}; the report is recomputed without it.")
+        elif action == "include":
+            services.include(study, **{kind: target}, by=request.user)
+            messages.success(request, f"Included {kind} {target.pk} again.")
+        else:
+            return HttpResponseBadRequest("action must be exclude or include.")
+    except services.StudyError as error:
+        messages.error(request, f"Nothing changed: {error}")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = reverse("evaluation:study_detail", args=[name])
+    return redirect(next_url)
 
 
 @login_required

@@ -7,7 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from analysis.report import study_report_html
+from analysis.panels import results_panel
+from analysis.report_cache import compute_report
 
 pytestmark = pytest.mark.django_db
 
@@ -77,34 +78,39 @@ def test_plot_study_writes_png_and_svg(toy_study, tmp_path):
     assert root.tag.endswith("svg")
 
 
-def test_study_report_is_a_safe_fragment_with_table_and_figures(toy_study):
+def test_results_panel_is_a_safe_fragment_with_table_figures_and_downloads(toy_study, settings):
     from evaluation.models import Response
 
+    settings.ANALYSIS_REPORT_RESAMPLES = 50
     Response.objects.filter(study=toy_study, is_valid=False).update(invalid_reason="<script>alert(1)</script>")
-    html = study_report_html(toy_study, n_resamples=50)
-    assert html.startswith('<section class="study-results">')
-    assert "Valid responses: 5 / 6." in html
+    compute_report(toy_study)
+    html = results_panel(None, toy_study)
+    assert html.startswith('<div id="study-results"')
+    assert "from 6 responses (50 bootstrap resamples)" in html
     assert '<table class="comparison-table">' in html
     assert html.count('<img alt="') == 3
-    assert "data:image/svg+xml;base64," in html
+    assert f"/analysis/studies/{toy_study.name}/files/comparison.latex" in html
     assert "<script" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;: 1" in html
+    assert "Invalid responses, left out: 1 of 6 (&lt;script&gt;alert(1)&lt;/script&gt; (1))." in html
 
 
-def test_the_study_page_shows_the_report_that_analysis_registers(toy_study, client):
+def test_the_study_page_shows_the_report_that_analysis_registers(toy_study, client, settings):
+    settings.ANALYSIS_REPORT_RESAMPLES = 50
     client.force_login(get_user_model().objects.create_superuser("researcher", "r@example.org", "pw"))
+    client.get(f"/studies/{toy_study.name}/")  # the first view asks for the report; it is computed after the response
     page = client.get(f"/studies/{toy_study.name}/").content.decode()
-    assert "<h2>Comparison table</h2>" in page
-    assert '<section class="study-results">' in page and "Valid responses: 5 / 6." in page
-    assert '<table class="comparison-table">' in page and page.count("data:image/svg+xml;base64,") == 3
+    assert "<h2>Results</h2>" in page and '<div id="study-results"' in page
+    assert '<table class="comparison-table">' in page and page.count('<img alt="') == 3
 
 
-def test_study_report_without_responses(db):
+def test_results_panel_without_responses(db, settings):
     from .conftest import build_study
     from .fixtures import hand_frame
 
+    settings.ANALYSIS_REPORT_RESAMPLES = 50
     study = build_study("empty", hand_frame().iloc[0:0])
-    assert "No valid responses yet." in study_report_html(study)
+    # Outside an HTTP request the refresh it asks for runs at once.
+    assert "No valid responses yet." in results_panel(None, study)
 
 
 def test_result_urls_need_a_login(client, toy_study):

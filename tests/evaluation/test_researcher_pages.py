@@ -47,17 +47,18 @@ def test_study_page_shows_progress_per_layer_and_valid_over_total(researcher, sm
     page = researcher.get(reverse("evaluation:study_detail", args=["small"])).content.decode()
     assert "Valid / total responses: <strong>1 / 2</strong>" in page
     assert "<td>layer1</td><td>3</td>" in page and "<td>layer2</td><td>3</td>" in page
-    assert "Responses over time" in page
+    assert "<strong>2</strong> responses in the last hour" in page
+    assert "<td>netdissect</td><td>2</td><td>1</td>" in page  # per method: ratings, ratings in valid responses
     listing = researcher.get(reverse("evaluation:study_list")).content.decode()
     assert "1 / 2" in listing
 
 
 @pytest.mark.django_db
 def test_study_page_shows_the_sections_other_apps_register_and_says_when_there_are_none(researcher, small_study, monkeypatch):
-    from evaluation import study_page
+    from evaluation import panels, study_page
 
     url = reverse("evaluation:study_detail", args=["small"])
-    monkeypatch.setattr(study_page, "_sections", [])
+    monkeypatch.setattr(panels, "_panels", {page: {} for page in panels.PAGES})
     assert "analysis not installed" in researcher.get(url).content.decode()
     study_page.register_study_page_section("Extra figures", lambda study: f"<p id='extra'>{study.name} figures</p>")
     page = researcher.get(url).content.decode()
@@ -115,10 +116,28 @@ def test_draft_study_links_do_not_open(client, small_study, rater):
 @pytest.mark.django_db
 def test_admin_lists_every_evaluation_model(researcher, small_study, rater):
     play(rater)
-    for model in ["study", "studymethod", "studyneuron", "studyimage", "studyitem", "rater", "assignment", "slot", "response", "rating"]:
+    # Study methods and ratings are shown inside their study and response.
+    for model in ["study", "studyneuron", "studyimage", "studyitem", "rater", "assignment", "slot", "response", "exclusion"]:
         assert researcher.get(f"/admin/evaluation/{model}/").status_code == 200, model
     response = researcher.post(
         "/admin/evaluation/study/", {"action": "invite_three_raters", "_selected_action": [small_study.pk], "index": 0, "select_across": 0}, follow=True
     )
     assert response.content.decode().count("New rater link for small: http://127.0.0.1:8000/r/") == 3
     assert Response.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_shows_answers_read_only_and_sends_new_studies_to_the_builder(researcher, small_study, rater):
+    play(rater, values=(5, 3, 1), best_index=0)
+    response = Response.objects.get()
+    page = researcher.get(f"/admin/evaluation/response/{response.pk}/change/").content.decode()
+    for item in small_study.study_neurons.get(pk=response.study_neuron_id).items.select_related("method"):
+        assert item.text in page and item.method.name in page  # every description with its method
+    assert 'name="ratings-0-value"' not in page and "Save" not in page  # nothing editable
+    changed = researcher.post(f"/admin/evaluation/response/{response.pk}/change/", {"is_valid": "on"})
+    assert changed.status_code == 403
+    assert researcher.get("/admin/evaluation/rating/").status_code == 404
+    add = researcher.get("/admin/evaluation/study/add/")
+    assert add.status_code == 302 and add["Location"] == reverse("evaluation:study_builder")
+    emptied = researcher.post("/admin/evaluation/study/", {"action": "open_study", "_selected_action": [small_study.pk]})
+    assert emptied.status_code == 302

@@ -1,0 +1,64 @@
+"""The sections analysis adds to evaluation's researcher pages (registered in AnalysisConfig.ready)."""
+from __future__ import annotations
+
+import json
+
+from django.template.loader import render_to_string
+
+from analysis.plots import IMAGE_FORMATS, PLOT_NAMES
+from analysis.report import FILE_EXTENSIONS, RESULT_TABLES
+from analysis.report_cache import request_refresh, stored_artifact, stored_report, throttle_seconds
+from analysis.tables import FORMATS
+
+_ALT_TEXT = {
+    "mean_rating": "Mean rating per method with 95% CI, overall and per layer",
+    "best_rate": "Best-selection rate per method with 95% Wilson CI",
+    "rating_distribution": "Distribution of ratings 1-5 per method",
+}
+
+
+def results_state(study) -> tuple:
+    """(stored report or None, refresh status): asks for a refresh when the stored report is out of date."""
+    status = request_refresh(study)
+    return stored_report(study), status
+
+
+def results_stamp(report, status) -> str:
+    computed = report.computed_at.isoformat() if report and report.computed_at else "none"
+    return f"{computed}|{status}"
+
+
+def results_panel(request, study, state=None) -> str:
+    report, status = state or results_state(study)
+    computed = bool(report and report.computed_at)
+    summary = json.loads(stored_artifact(study, "summary.json") or b"{}") if computed else {}
+    downloads = [
+        {"title": title, "links": [(fmt, f"{kind}.{fmt}", FILE_EXTENSIONS.get(fmt, fmt)) for fmt in FORMATS]}
+        for kind, title in RESULT_TABLES.items()
+    ]
+    return render_to_string("analysis/_results_panel.html", {
+        "study": study,
+        "report": report,
+        "computed": computed,
+        "status": status,
+        "stamp": results_stamp(report, status),
+        "throttle": int(throttle_seconds()),
+        "summary": summary,
+        "comparison_html": (stored_artifact(study, "comparison.html") or b"").decode() if computed else "",
+        "figures": [{"name": name, "alt": _ALT_TEXT[name]} for name in summary.get("plots", [])],
+        "downloads": downloads,
+        "table_kinds": RESULT_TABLES,
+        "plot_names": PLOT_NAMES,
+        "image_formats": IMAGE_FORMATS,
+    }, request=request)
+
+
+def rater_panel(request, rater) -> str:
+    """How this rater compares with the other raters of the same neurons, from the stored report."""
+    study = rater.study
+    report, status = results_state(study)
+    rows = json.loads(stored_artifact(study, "raters.json") or b"[]") if report and report.computed_at else []
+    name = rater.external_id or f"rater-{rater.pk}"
+    row = next((r for r in rows if r.get("rater") == name), None)
+    return render_to_string("analysis/_rater_panel.html", {"rater": rater, "row": row, "report": report, "status": status},
+                            request=request)
