@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 
+from django.core.cache import cache
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from analysis.plots import IMAGE_FORMATS, PLOT_NAMES
 from analysis.report import FILE_EXTENSIONS, RESULT_TABLES
@@ -29,7 +31,21 @@ def results_stamp(report, status) -> str:
 
 
 def results_panel(request, study, state=None) -> str:
+    """The results section; rendered once per stored report and refresh status, then served from the cache."""
     report, status = state or results_state(study)
+    key = (f"study-results-panel:{study.pk}:{study.created_at.timestamp()}:{study.name}:{results_stamp(report, status)}:"
+           f"{report.error if report else ''}")
+    html = cache.get(key)
+    if html is None:
+        html = _render_results_panel(request, study, report, status)
+        cache.set(key, html, PANEL_CACHE_SECONDS)
+    return mark_safe(html)
+
+
+PANEL_CACHE_SECONDS = 3600
+
+
+def _render_results_panel(request, study, report, status) -> str:
     computed = bool(report and report.computed_at)
     summary = json.loads(stored_artifact(study, "summary.json") or b"{}") if computed else {}
     downloads = [
@@ -50,7 +66,7 @@ def results_panel(request, study, state=None) -> str:
         "table_kinds": RESULT_TABLES,
         "plot_names": PLOT_NAMES,
         "image_formats": IMAGE_FORMATS,
-    }, request=request)
+    })
 
 
 def rater_panel(request, rater) -> str:

@@ -15,13 +15,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
 from django.utils import timezone
 
 from analysis import stats
 from analysis.models import ReportArtifact, StudyReport
 from analysis.report import build_report
-from evaluation.models import Exclusion, Response, Study
+from evaluation.models import Study
+from evaluation.services import study_data_version
 
 logger = logging.getLogger(__name__)
 
@@ -38,14 +38,11 @@ def report_resamples() -> int:
 
 
 def study_state_key(study: Study) -> str:
-    """A fingerprint of everything the report reads that can change: responses and exclusions."""
-    responses = Response.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"), last_at=Max("submitted_at"))
-    exclusions = Exclusion.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"), lifted=Count("lifted_at"),
-                                                                 last_lifted=Max("lifted_at"))
-    last_at = responses["last_at"].isoformat() if responses["last_at"] else ""
-    last_lifted = exclusions["last_lifted"].isoformat() if exclusions["last_lifted"] else ""
-    return (f"r{responses['n']}-{responses['last']}-{last_at}|"
-            f"x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-{last_lifted}")
+    """What the report was computed from: the study's data version (evaluation.services.study_data_version).
+
+    A page that read the version already leaves it on the study (`data_version`) to spare the query.
+    """
+    return getattr(study, "data_version", None) or study_data_version(study)
 
 
 def stored_report(study: Study) -> StudyReport | None:
@@ -59,7 +56,7 @@ def stored_artifact(study: Study, name: str) -> bytes | None:
 
 def compute_report(study: Study) -> StudyReport:
     """Compute and store the study's report now, in this thread."""
-    state_key = study_state_key(study)  # read first: a change during the computation leaves the report stale
+    state_key = study_data_version(study)  # read first: a change during the computation leaves the report stale
     started = time.perf_counter()
     artifacts = build_report(study, n_resamples=report_resamples())
     elapsed = time.perf_counter() - started

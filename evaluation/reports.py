@@ -1,43 +1,57 @@
 """What researchers read about a study's progress (its raw ratings: ratings_table)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import TruncHour
+from django.db import connection
+from django.db.models import CharField, Count, Max, Q
+from django.db.models.functions import Cast, Substr, TruncHour
 from django.utils import timezone
 
 from explain.models import Layer
 
-from .models import Assignment, Rating, Response, Study
+from .models import Assignment, Exclusion, Response, Study
+
+
+def study_data_version(study: Study) -> str:
+    """A fingerprint of the study's answers and exclusions: changes whenever a response or an exclusion does.
+
+    Responses are never edited in place (the admin shows them read only): new ones
+    raise the count and the last id, deleted ones lower the count. Exclusions change
+    by being added or lifted.
+    """
+    responses = Response.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    exclusions = Exclusion.objects.filter(study=study).aggregate(
+        n=Count("pk"), last=Max("pk"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
+    )
+    last_lifted = exclusions["last_lifted"].isoformat() if exclusions["last_lifted"] else ""
+    return f"r{responses['n']}-{responses['last']}|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-{last_lifted}"
 
 
 def study_progress(study: Study) -> dict:
-    """Per-layer counts for the study page, in a few grouped queries whatever the study's size."""
+    """Per-layer counts for the study page: grouped queries, then sums in Python, whatever the study's size."""
     k = study.raters_per_neuron
     neurons_per_layer = dict(
-        study.study_neurons.values("neuron__layer").annotate(n=Count("pk")).values_list("neuron__layer", "n")
+        study.study_neurons.order_by().values("neuron__layer").annotate(n=Count("pk")).values_list("neuron__layer", "n")
     )
-    responses_per_neuron = (
-        Response.objects.filter(study=study).values("study_neuron").annotate(n=Count("pk"))
-        .values_list("study_neuron__neuron__layer", "n")
-    )
-    complete: dict = {}
-    for layer_id, n in responses_per_neuron:
-        complete[layer_id] = complete.get(layer_id, 0) + int(n >= k)
-    counts = {
-        layer_id: (n, valid)
-        for layer_id, n, valid in Response.objects.filter(study=study).values("study_neuron__neuron__layer")
+    per_neuron = (
+        Response.objects.filter(study=study).order_by().values("study_neuron", "study_neuron__neuron__layer")
         .annotate(n=Count("pk"), valid=Count("pk", filter=Q(is_valid=True)))
         .values_list("study_neuron__neuron__layer", "n", "valid")
-    }
+    )
+    totals: dict = {}
+    for layer_id, n, valid in per_neuron:
+        entry = totals.setdefault(layer_id, [0, 0, 0])
+        entry[0] += n
+        entry[1] += valid
+        entry[2] += int(n >= k)
     rows = []
-    for layer in Layer.objects.filter(pk__in=list(neurons_per_layer)).order_by("order", "name"):
-        n_neurons = neurons_per_layer[layer.pk]
-        responses, valid = counts.get(layer.pk, (0, 0))
+    for layer_id, layer_name in Layer.objects.filter(pk__in=list(neurons_per_layer)).order_by("order", "name").values_list("pk", "name"):
+        responses, valid, complete = totals.get(layer_id, (0, 0, 0))
         rows.append({
-            "layer": layer.name, "neurons": n_neurons, "complete_neurons": complete.get(layer.pk, 0),
-            "responses": responses, "valid": valid, "target": n_neurons * k,
+            "layer": layer_name, "neurons": neurons_per_layer[layer_id], "complete_neurons": complete,
+            "responses": responses, "valid": valid, "target": neurons_per_layer[layer_id] * k,
         })
     n_neurons = sum(neurons_per_layer.values())
     return {
@@ -54,34 +68,36 @@ def study_progress(study: Study) -> dict:
 
 
 def method_progress(study: Study) -> list[dict]:
-    """Per method (researchers only): ratings so far, ratings in valid responses, times picked best in valid ones."""
-    rows = (
-        Rating.objects.filter(response__study=study)
-        .values("item__method__name")
-        .annotate(
-            ratings=Count("pk"),
-            valid=Count("pk", filter=Q(response__is_valid=True)),
-            best=Count("pk", filter=Q(response__is_valid=True, response__best_item=F("item"))),
-        )
+    """Per method (researchers only): how often valid responses picked it as best so far, and its share.
+
+    Every response rates every description of its neuron, so the rating counts per
+    method are the response counts above; what moves per method is the best pick.
+    """
+    best = dict(
+        Response.objects.filter(study=study, is_valid=True, best_item__isnull=False).order_by().values("best_item__method")
+        .annotate(n=Count("pk")).values_list("best_item__method", "n")
     )
-    by_name = {row["item__method__name"]: row for row in rows}
-    result = []
-    for name in study.study_methods.order_by("order").values_list("method__name", flat=True):
-        row = by_name.get(name, {})
-        result.append({"method": name, "ratings": row.get("ratings", 0), "valid": row.get("valid", 0),
-                       "best": row.get("best", 0)})
-    return result
+    total = sum(best.values())
+    return [
+        {"method": name, "best": best.get(method_id, 0), "share": best.get(method_id, 0) / total if total else None}
+        for method_id, name in study.study_methods.order_by("order").values_list("method_id", "method__name")
+    ]
 
 
 def collection_pace(study: Study, hours: int = 24) -> dict:
     """Responses per hour over the last `hours`, the last hour's count, and the median time on task when recorded."""
     now = timezone.now()
-    since = now - timedelta(hours=hours)
-    recent = Response.objects.filter(study=study, submitted_at__gte=since)
-    per_hour = list(
-        recent.annotate(hour=TruncHour("submitted_at")).values("hour").annotate(n=Count("pk")).order_by("hour")
-        .values_list("hour", "n")
-    )
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    recent = Response.objects.filter(study=study, submitted_at__gte=start).order_by()
+    if connection.vendor == "sqlite":
+        # SQLite stores UTC timestamps as ISO text; its first 13 characters are the hour. TruncHour would
+        # call back into Python for every row.
+        hours_counted = recent.annotate(hour=Substr(Cast("submitted_at", CharField()), 1, 13)).values("hour")
+        per_hour = [(datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=dt_timezone.utc), n)
+                    for hour, n in hours_counted.annotate(n=Count("pk")).order_by("hour").values_list("hour", "n")]
+    else:
+        per_hour = list(recent.annotate(hour=TruncHour("submitted_at")).values("hour").annotate(n=Count("pk"))
+                        .order_by("hour").values_list("hour", "n"))
     pace = {
         "per_hour": per_hour,
         "last_hour": recent.filter(submitted_at__gte=now - timedelta(hours=1)).count(),

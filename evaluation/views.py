@@ -4,12 +4,15 @@ import itertools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from explain.models import Network
@@ -30,9 +33,8 @@ def _rater_or_404(token):
 def _closed_page(request, study):
     """What a rater sees when the study is not open: paused (come back later), not started, or closed."""
     if study.status == Study.Status.PAUSED:
-        response = render(request, "evaluation/paused.html", {"study": study}, status=503)
-        response["Retry-After"] = "3600"
-        return response
+        # Not an error: the link stays good and the rater's progress is kept.
+        return render(request, "evaluation/paused.html", {"study": study})
     return render(request, "evaluation/closed.html", {"study": study}, status=403)
 
 
@@ -119,6 +121,7 @@ def study_list(request):
 @login_required
 def study_detail(request, name):
     study = get_visible_study_or_404(request.user, name)
+    study.data_version = services.study_data_version(study)
     return render(
         request,
         "evaluation/study_detail.html",
@@ -130,31 +133,50 @@ def study_detail(request, name):
             "panels": render_panels("study", request, study),
             "open_link": services.open_link(study) if study.open_link_token else "",
             "invited": [(r, services.rater_link(r)) for r in study.raters.filter(kind=Rater.Kind.INVITED)],
-            "raters": study.raters.annotate(n_responses=Count("responses")).order_by("-n_responses", "pk")[:RATERS_LISTED],
-            "n_raters": study.raters.count(),
-            "layers": study.study_neurons.values_list("neuron__layer__name", flat=True).distinct().order_by("neuron__layer__order"),
             "exclusions": services.active_exclusions(study).select_related("rater", "response", "created_by")[:50],
         },
     )
 
 
-RATERS_LISTED = 200
+RATERS_LISTED = 50
+LIVE_SECTION_SECONDS = 120
 
 
-def _progress_html(request, study) -> str:
-    return render_to_string("evaluation/_progress.html", {
-        "study": study,
-        "progress": services.study_progress(study),
-        "per_method": services.method_progress(study),
-        "pace": services.collection_pace(study),
-    }, request=request)
+def _progress_key(study) -> str:
+    """Progress is computed once per change of the study's answers, and at most once a minute otherwise
+    (for the hourly pace and reserved tasks), whoever is watching."""
+    version = getattr(study, "data_version", None) or services.study_data_version(study)
+    # created_at too: SQLite may give a new study the id of a deleted one.
+    return f"study-progress:{study.pk}:{study.created_at.timestamp()}:{version}:{timezone.now():%Y%m%d%H%M}"
+
+
+def _progress_html(request, study, key=None) -> str:
+    key = key or _progress_key(study)
+    html = cache.get(key)
+    if html is None:
+        now = timezone.now()
+        html = render_to_string("evaluation/_progress.html", {
+            "study": study,
+            "key": key,
+            "computed_at": now,
+            "progress": services.study_progress(study),
+            "per_method": services.method_progress(study),
+            "pace": services.collection_pace(study),
+            "raters": study.raters.annotate(n_responses=Count("responses")).order_by("-n_responses", "pk")[:RATERS_LISTED],
+            "n_raters": study.raters.count(),
+        })
+        cache.set(key, html, LIVE_SECTION_SECONDS)
+    return mark_safe(html)
 
 
 @login_required
 def study_progress_fragment(request, name):
-    """The study page's progress section, polled by the page so the numbers move without a reload."""
+    """The study page's progress section, polled by the page so the numbers move without a reload (204: unchanged)."""
     study = get_visible_study_or_404(request.user, name)
-    return HttpResponse(_progress_html(request, study))
+    key = _progress_key(study)
+    if request.GET.get("since") == key:
+        return HttpResponse(status=204)
+    return HttpResponse(_progress_html(request, study, key))
 
 
 @login_required
