@@ -198,11 +198,18 @@ def study_builder(request):
     network = Network.objects.filter(name=request.POST.get("network") or request.GET.get("network", "")).first()
     if network is None and Network.objects.count() == 1:
         network = Network.objects.first()
-    form = StudyBuilderForm(request.POST or None, network=network, initial={"network": network})
+    creating = request.method == "POST" and request.POST.get("action") == "create"
+    if creating:
+        form = StudyBuilderForm(request.POST, network=network)
+    else:
+        # Counting eligible neurons keeps what was typed so far without judging it yet.
+        typed = {key: request.POST.getlist(key) if key in ("methods", "layers") else request.POST.get(key)
+                 for key in request.POST if key != "csrfmiddlewaretoken"}
+        form = StudyBuilderForm(network=network, initial={"network": network, **typed})
     eligibility, eligibility_error, status = None, "", 200
     if request.method == "POST":
         eligibility, eligibility_error = _eligibility(network, request.POST)
-        if request.POST.get("action") == "create":
+        if creating:
             if form.is_valid():
                 try:
                     study = services.create_study(**form.study_arguments(), owner=request.user)

@@ -1,0 +1,183 @@
+"""The researcher's workspace end to end in headless Chromium: build, preview, open, watch two tasks arrive
+without a reload, exclude a rater, download the LaTeX table and compile it."""
+import shutil
+import subprocess
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from evaluation.models import Exclusion, Response, Study
+
+from .conftest import METHOD_NAMES, build_explained_network
+from .test_rating_page_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, pytestmark  # noqa: F401
+
+TEXTS = {"netdissect": "red <b>(color)</b>", "clip-dissect-annotations": "round shapes", "shuffled-control": "grass texture"}
+
+
+def chromium():
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    driver.set_window_size(1280, 1000)
+    return driver
+
+
+@pytest.fixture
+def two_browsers():
+    researcher, rater = chromium(), chromium()
+    yield researcher, rater
+    researcher.quit()
+    rater.quit()
+
+
+def wait_until(condition, timeout=60, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def shown(driver, selector):
+    """The text of the first element matching `selector` on the current page, "" while there is none."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        elements = driver.find_elements(By.CSS_SELECTOR, selector)
+        return elements[0].text if elements else ""
+    except StaleElementReferenceException:
+        return ""
+
+
+def fetch_text(driver, url):
+    """GET `url` from inside the page, with the browser's own session (what a click on the link downloads)."""
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text().then(t => done([r.status, t])));", url)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers, settings, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select  # noqa: F401
+
+    settings.ANALYSIS_REPORT_RESAMPLES = 200
+    settings.ANALYSIS_REPORT_THROTTLE_SECONDS = 1
+    build_explained_network(units_per_layer=4, image_size=96, texts=TEXTS)
+    get_user_model().objects.create_user("ada", password="a-long-test-password")
+    researcher, rater = two_browsers
+    find = researcher.find_element
+
+    # Log in like a researcher.
+    researcher.get(f"{live_server.url}/accounts/login/")
+    find(By.NAME, "username").send_keys("ada")
+    find(By.NAME, "password").send_keys("a-long-test-password")
+    find(By.CSS_SELECTOR, "form button, form input[type=submit]").click()
+    wait_until(lambda: "/studies/" in researcher.current_url, what="login")
+
+    # Build: tick the methods, count eligible neurons, then create the draft.
+    find(By.LINK_TEXT, "New study").click()
+    for name in METHOD_NAMES:
+        find(By.CSS_SELECTOR, f"input[name=methods][value='{name}']").click()
+    find(By.CSS_SELECTOR, "button[value=check]").click()
+    counts = wait_until(lambda: [row.text for row in researcher.find_elements(By.CSS_SELECTOR, "table.eligibility tbody tr")],
+                        what="eligible counts")
+    assert not researcher.find_elements(By.CSS_SELECTOR, ".errorlist")  # counting is not saving: no form errors yet
+    assert counts == ["layer1 4", "layer2 4"]
+    for field, value in (("per_layer", "2"), ("raters_per_neuron", "2")):
+        find(By.NAME, field).clear()
+        find(By.NAME, field).send_keys(value)
+    find(By.NAME, "name").send_keys("browser-built")
+    find(By.NAME, "title").send_keys("Which description fits?")
+    find(By.CSS_SELECTOR, "button[value=create]").click()
+    wait_until(lambda: researcher.current_url.endswith("/studies/browser-built/"), what="study page")
+    study = Study.objects.get(name="browser-built")
+    assert study.status == "draft" and study.study_neurons.count() == 4
+    assert shown(researcher, ".study-status") == "draft"
+
+    # Preview as a rater: the real form, disabled, blind, escaped.
+    find(By.LINK_TEXT, "Preview as a rater").click()
+    wait_until(lambda: shown(researcher, ".preview-banner"), what="preview")
+    task = find(By.CSS_SELECTOR, ".rating-task")
+    assert len(task.find_elements(By.CSS_SELECTOR, ".image-grid img")) == 10
+    texts = {q.text for q in task.find_elements(By.CSS_SELECTOR, "q.description-text")}
+    assert texts == set(TEXTS.values())  # "<b>" shown as text, not markup
+    assert not any(name in task.get_attribute("innerHTML") for name in METHOD_NAMES)
+    assert all(not radio.is_enabled() for radio in task.find_elements(By.CSS_SELECTOR, "input[type=radio]"))
+    researcher.back()
+    wait_until(lambda: shown(researcher, ".study-status") == "draft", what="back on the study page")
+
+    # Open it and share a volunteer link.
+    find(By.CSS_SELECTOR, "button[value=open]").click()
+    wait_until(lambda: shown(researcher, ".study-status") == "open", what="study opened")
+    find(By.XPATH, "//button[contains(., 'Enable an open volunteer link')]").click()
+    link = wait_until(lambda: shown(researcher, "code.open-link"), what="volunteer link")
+    researcher.execute_script("window.notReloaded = true;")
+    assert "0 / 0" in find(By.ID, "study-progress").text
+
+    # A volunteer rates two tasks in a second browser session, then a second volunteer one task.
+    assert link.startswith("http") and "/join/" in link
+    join = live_server.url + urlsplit(link).path  # links name the configured public address
+
+    def rate(tasks):
+        rater.get(join)
+        rater.find_element(By.LINK_TEXT, "Start").click()
+        for task_number in range(1, tasks + 1):
+            wait_until(lambda: f"{task_number} of 4" in shown(rater, ".task-header"), what=f"task {task_number}")
+            assert not any(name in rater.page_source for name in METHOD_NAMES)
+            for fieldset in rater.find_elements(By.CSS_SELECTOR, "fieldset.description"):
+                fieldset.find_elements(By.CSS_SELECTOR, ".scale-option")[3].click()
+            rater.find_element(By.CSS_SELECTOR, ".best-option").click()
+            rater.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    rate(2)
+    wait_until(lambda: Response.objects.filter(study=study).count() == 2, what="two stored responses")
+    wait_until(lambda: "Valid / total responses: 2 / 2" in shown(researcher, "#study-progress"), what="progress to move")
+    rater.delete_all_cookies()  # a new browser session: a new volunteer
+    rate(1)
+    wait_until(lambda: Response.objects.filter(study=study).count() == 3, what="third response")
+
+    # The researcher's page moves by itself.
+    wait_until(lambda: "Valid / total responses: 3 / 3" in shown(researcher, "#study-progress"), what="progress to move")
+    assert researcher.execute_script("return window.notReloaded === true")
+    wait_until(lambda: "from 3 responses" in shown(researcher, "#study-results"), what="report of 3 responses")
+
+    # Exclude the first volunteer (the busiest rater, listed first) from their rater page.
+    find(By.CSS_SELECTOR, "#study-progress table.raters a").click()
+    wait_until(lambda: shown(researcher, ".rater-exclusion input[name=reason]") == "", what="rater page")
+    find(By.CSS_SELECTOR, ".rater-exclusion input[name=reason]").send_keys("rated everything 4")
+    find(By.CSS_SELECTOR, ".rater-exclusion button[value=exclude]").click()
+    wait_until(lambda: "Excluded from the analysis: rated everything 4" in shown(researcher, ".rater-exclusion"),
+               what="exclusion shown")
+    assert Exclusion.objects.filter(study=study, lifted_at__isnull=True).count() == 1
+
+    # Download the LaTeX table from the study page's link once the report includes the exclusion.
+    find(By.LINK_TEXT, study.name).click()
+    wait_until(lambda: "2 responses (rater excluded: rated everything 4 (2))" in shown(researcher, "#study-results"),
+               what="report recomputed without the excluded rater")
+    href = find(By.CSS_SELECTOR, "#study-results a[href$='comparison.latex']").get_attribute("href")
+    status, latex = fetch_text(researcher, href)
+    assert status == 200 and r"\begin{tabular}" in latex
+    assert "Excluded by the researchers and left out of every figure: 2 responses" in latex
+    if shutil.which("pdflatex"):
+        (tmp_path / "table.tex").write_text("\n".join([
+            r"\documentclass{article}", r"\usepackage{booktabs}", r"\begin{document}", latex, r"\end{document}"]))
+        compiled = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "table.tex"], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120)
+        assert compiled.returncode == 0, compiled.stdout[-2000:]
+        assert (tmp_path / "table.pdf").stat().st_size > 1000
