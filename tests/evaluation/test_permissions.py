@@ -62,7 +62,9 @@ STUDY_PAGES = [
     ("evaluation:study_open_link", "POST"),
 ]
 ANALYSIS_DOWNLOADS = ["/analysis/studies/{}/comparison.csv", "/analysis/studies/{}/comparison.latex",
-                      "/analysis/studies/{}/plots/mean_rating.png"]
+                      "/analysis/studies/{}/plots/mean_rating.png", "/analysis/studies/{}/files/pairwise.csv",
+                      "/analysis/studies/{}/files/agreement.json", "/analysis/studies/{}/files/responses.csv",
+                      "/analysis/studies/{}/results/"]
 
 
 @pytest.mark.parametrize("name,method", STUDY_PAGES)
@@ -81,7 +83,7 @@ def test_another_researchers_downloads_are_404(alice, bob, bobs_study, url):
     assert logged_in(alice).get(url.format(bobs_study.name)).status_code == 404
     # The owner gets past the permission check (404 only for a plot with no data yet).
     assert logged_in(bob).get(url.format(bobs_study.name)).status_code in (200, 404)
-    if url.endswith(".csv"):
+    if url.endswith((".csv", ".json", "/")):
         assert logged_in(bob).get(url.format(bobs_study.name)).status_code == 200
 
 
