@@ -6,14 +6,15 @@ downloads never recompute it.
 """
 from __future__ import annotations
 
+import io
 import json
 
 from analysis import stats
 from analysis.frames import get_study, metric_scores_frame, ratings_frame
 from analysis.plots import IMAGE_FORMATS, figure_bytes, study_figures
-from analysis.ratings_io import frame_to_csv_text
 from analysis.services import ReportFrames, report_frames
 from analysis.tables import FORMATS, render_comparison, render_frame
+from evaluation.ratings_table import write_tidy_ratings
 
 RESULT_TABLES = {
     "comparison": "Comparison table",
@@ -36,7 +37,7 @@ def artifact_names() -> list[str]:
     return names + ["responses.csv", "summary.json"]
 
 
-def render_report(frames: ReportFrames, frame, n_resamples: int) -> dict[str, bytes]:
+def render_report(frames: ReportFrames, frame, n_resamples: int, tidy_ratings: bytes = b"") -> dict[str, bytes]:
     artifacts: dict[str, bytes] = {}
     for fmt in FORMATS:
         artifacts[f"comparison.{fmt}"] = render_comparison(frames.comparison, fmt).encode()
@@ -46,7 +47,7 @@ def render_report(frames: ReportFrames, frame, n_resamples: int) -> dict[str, by
         for name, figure in study_figures(frames.comparison, frames.used).items():
             for fmt in IMAGE_FORMATS:
                 artifacts[f"plots/{name}.{fmt}"] = figure_bytes(figure, fmt)
-    artifacts["responses.csv"] = frame_to_csv_text(frame).to_csv(index=False).encode()
+    artifacts["responses.csv"] = tidy_ratings
     summary = {
         "responses": int(frame["response_id"].nunique()),
         "used_responses": int(frames.used["response_id"].nunique()) if len(frames.used) else 0,
@@ -64,4 +65,6 @@ def build_report(study, n_resamples: int = stats.DEFAULT_RESAMPLES) -> dict[str,
     study = get_study(study)
     frame = ratings_frame(study)
     frames = report_frames(frame, n_resamples=n_resamples, metric_scores=metric_scores_frame(study))
-    return render_report(frames, frame, n_resamples)
+    tidy = io.StringIO()
+    write_tidy_ratings(study, tidy)
+    return render_report(frames, frame, n_resamples, tidy.getvalue().encode())

@@ -95,13 +95,13 @@ def test_downloads_serve_the_stored_report_and_never_recompute_it(researcher, to
 
 
 def test_tidy_responses_download_is_the_import_format(researcher, toy_study):
-    from analysis.ratings_io import EXPORT_COLUMNS
+    from evaluation.ratings_table import TIDY_COLUMNS
 
     study_page(researcher, toy_study)
     response = researcher.get(f"/analysis/studies/{toy_study.name}/files/responses.csv")
     assert response["Content-Disposition"] == f'attachment; filename="{toy_study.name}-responses.csv"'
     frame = pd.read_csv(io.BytesIO(response.content))
-    assert list(frame.columns) == EXPORT_COLUMNS and len(frame) == 18
+    assert list(frame.columns) == TIDY_COLUMNS and len(frame) == 18
 
 
 def test_results_poll_answers_204_while_nothing_changed(researcher, toy_study):
