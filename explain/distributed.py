@@ -5,8 +5,8 @@ queue (run in process when no broker is configured): it records the layer's
 activations once (so chunk workers never record the same folder at the same time),
 keeps the top images, splits the units into `JobChunk`s and queues one task per
 chunk. `run_chunk` is the plain function a worker runs for a chunk: it is safe to
-run twice, because `explain.jobs.save_explanations` replaces what an earlier
-attempt stored for the same units (a worker that dies mid-chunk never acknowledged
+run twice, because `explain.services.store_explanations` overwrites in place what
+an earlier attempt stored for the same units (a worker that dies mid-chunk never acknowledged
 its message, and the broker hands it to another worker). Progress is recomputed
 from the chunks, so a rerun never counts twice.
 """
@@ -21,6 +21,7 @@ from django.utils import timezone
 from explain.methods import get_method
 from explain.methods.base import MethodInput
 from explain.models import Job, JobChunk, Layer
+from explain.services import store_explanations
 
 JOB_KIND = "explain-chunked"
 
@@ -130,7 +131,7 @@ def method_input_for(job: Job, method) -> MethodInput:
 
 def run_chunk(chunk_id: int, worker: str = "") -> JobChunk:
     """Explain one chunk's units and store the result; a chunk already done is left as it is."""
-    from explain.jobs import save_explanations
+    from explain.jobs import method_record
 
     with transaction.atomic():
         chunk = JobChunk.objects.select_for_update().select_related("job").get(pk=chunk_id)
@@ -144,7 +145,7 @@ def run_chunk(chunk_id: int, worker: str = "") -> JobChunk:
         method = get_method(job.params["method"])
         inputs = method_input_for(job, method)
         records = method.explain(inputs, chunk.units)
-        save_explanations(method.name, inputs.layer, records, job=job)
+        store_explanations(method_record(method), inputs.layer, records, job=job)
     except Exception as error:  # recorded on the chunk and job for the user to see, then re-raised
         JobChunk.objects.filter(pk=chunk.pk).update(status=JobChunk.Status.FAILED, finished_at=timezone.now(),
                                                     error=f"{type(error).__name__}: {error}")

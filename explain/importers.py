@@ -19,7 +19,8 @@ Formats (as released with the CLIP-Dissect and DnD papers, see ../shared/data/pu
 A file is validated completely before anything is written, and written in one
 transaction: a bad file stores nothing. Re-importing replaces the method's
 explanations of the neurons in the file (and those earlier imported from a file
-of the same name), so it never duplicates.
+of the same name) through `explain.services.store_explanations`, in place, so it
+never duplicates and studies that froze an explanation keep it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from explain.models import Explanation, Layer, Method, Network, Neuron
+from explain.methods.base import ExplanationRecord
+from explain.models import Layer, Method, Network
+from explain.services import store_explanations
 
 FORMATS = ("clip-dissect", "milan", "netdissect", "dnd", "csv")
 
@@ -291,51 +294,6 @@ def _layer_order(network: Network, name: str) -> int:
     return names.index(name) if name in names else len(names)
 
 
-def _replace_explanations(method: Method, neurons: dict, parsed: list[ParsedRow], source_file: str, score_name: str) -> int:
-    """Make the method's explanations of these neurons exactly the file's; returns how many it replaced.
-
-    Rows are updated in place where (neuron, rank) already has one, so studies that
-    point at an explanation keep pointing at it; leftovers in the imported layers (a
-    label the file no longer has, or a row of an earlier import of a file of the same
-    name) are deleted.
-    """
-    layer_ids = {neuron.layer_id for neuron in neurons.values()}
-    previous = {}
-    for layer_id in layer_ids:
-        units = [unit for (_, unit), neuron in neurons.items() if neuron.layer_id == layer_id]
-        for explanation in Explanation.objects.filter(method=method, neuron__layer_id=layer_id, neuron__unit__in=units):
-            previous[(explanation.neuron_id, explanation.rank)] = explanation
-    for explanation in Explanation.objects.filter(method=method, source_file=source_file, neuron__layer_id__in=layer_ids):
-        previous.setdefault((explanation.neuron_id, explanation.rank), explanation)
-
-    updated_fields = ["text", "score", "score_name", "job", "source_file", "source_row", "details"]
-    to_create, replaced = [], 0
-    for item in parsed:
-        neuron = neurons[(item.layer, item.unit)]
-        values = {
-            "text": item.text,
-            "score": item.score,
-            "score_name": score_name if item.score is not None else "",
-            "job": None,
-            "source_file": source_file,
-            "source_row": item.row,
-            "details": item.details,
-        }
-        explanation = previous.pop((neuron.pk, item.rank), None)
-        if explanation is None:
-            to_create.append(Explanation(method=method, neuron=neuron, rank=item.rank, **values))
-            continue
-        replaced += 1
-        if any(getattr(explanation, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(explanation, name, value)
-            # one UPDATE per changed row: bulk_update's CASE expressions are far slower here
-            explanation.save(update_fields=updated_fields)
-    Explanation.objects.filter(pk__in=[e.pk for e in previous.values()]).delete()
-    Explanation.objects.bulk_create(to_create, batch_size=500)
-    return replaced + len(previous)
-
-
 def import_explanations(path, network, method, fmt, layer=None, architecture=None) -> ImportResult:
     """Store the explanations of a published file for `network` under `method`.
 
@@ -361,19 +319,22 @@ def import_explanations(path, network, method, fmt, layer=None, architecture=Non
         method_record, _ = Method.objects.get_or_create(
             name=method, defaults={"kind": Method.Kind.IMPORTED, "display_name": method}
         )
-        neurons = {}
+        replaced = 0
         for layer_name, width in widths.items():
             layer_record, _ = Layer.objects.get_or_create(
                 network=network_record,
                 name=layer_name,
                 defaults={"unit_count": width, "order": _layer_order(network_record, layer_name)},
             )
-            units = sorted({item.unit for item in parsed if item.layer == layer_name})
-            existing = set(layer_record.neurons.filter(unit__in=units).values_list("unit", flat=True))
-            Neuron.objects.bulk_create(Neuron(layer=layer_record, unit=u) for u in units if u not in existing)
-            for neuron in layer_record.neurons.filter(unit__in=units):
-                neurons[(layer_name, neuron.unit)] = neuron
-        replaced = _replace_explanations(method_record, neurons, parsed, path.name, score_name)
+            records = [
+                ExplanationRecord(
+                    unit=item.unit, rank=item.rank, text=item.text, score=item.score, score_name=score_name,
+                    details=item.details, source_row=item.row,
+                )
+                for item in parsed
+                if item.layer == layer_name
+            ]
+            replaced += store_explanations(method_record, layer_record, records, source_file=path.name).replaced
 
     per_layer: dict[str, int] = {}
     for item in parsed:

@@ -2,7 +2,9 @@
 
 A plain function (`run_explain_job`); the `explain` management command and the
 Celery task `explain.tasks.run_explain_task` are thin wrappers around it.
-Everything it stores is replaced on a rerun, never duplicated.
+A rerun replaces what it stored, never duplicates it: top images are rewritten, and
+explanations go through `explain.services.store_explanations`, which updates them in
+place so studies and scores that point at them keep their links.
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from explain.methods.base import ExplanationRecord, MethodInput
-from explain.models import Explanation, Job, Layer, Method, Network, Neuron, ProbeDataset, TopImage
+from explain.methods.base import MethodInput
+from explain.models import Job, Layer, Method, Network, Neuron, ProbeDataset, TopImage
 from explain.registries import on_demand_networks, on_demand_probes
+from explain.services import store_explanations
 
 JOB_KIND = "explain"
 
@@ -117,44 +120,6 @@ def save_top_images(layer: Layer, dataset: ProbeDataset, cache, top_k: int, summ
     return len(records)
 
 
-def save_explanations(method_name: str, layer: Layer, records: Sequence[ExplanationRecord], job: Job | None = None, source_file: str = "") -> int:
-    """Store a method's records for `layer`, replacing what that method said before about the same units."""
-    from explain.methods import get_method
-
-    try:
-        method_row = method_record(get_method(method_name))
-    except KeyError:
-        method_row, _ = Method.objects.get_or_create(name=method_name)
-    neurons = {neuron.unit: neuron for neuron in layer.neurons.all()}
-    seen = set()
-    rows = []
-    for record in records:
-        if record.unit not in neurons:
-            raise JobError(f"{method_name}: unit {record.unit} is not a unit of layer {layer} ({len(neurons)} units)")
-        if not (record.text or "").strip():
-            raise JobError(f"{method_name}: empty explanation for unit {record.unit} of layer {layer}")
-        if (record.unit, record.rank) in seen:
-            raise JobError(f"{method_name}: two explanations of rank {record.rank} for unit {record.unit} of layer {layer}")
-        seen.add((record.unit, record.rank))
-        rows.append(
-            Explanation(
-                method=method_row,
-                neuron=neurons[record.unit],
-                rank=record.rank,
-                text=record.text.strip(),
-                score=None if record.score is None or not np.isfinite(record.score) else float(record.score),
-                score_name=record.score_name,
-                job=job,
-                source_file=source_file,
-                details=record.details,
-            )
-        )
-    with transaction.atomic():
-        Explanation.objects.filter(method=method_row, neuron__layer=layer, neuron__unit__in={unit for unit, _ in seen}).delete()
-        Explanation.objects.bulk_create(rows, batch_size=1000)
-    return len(rows)
-
-
 def _set_progress(job: Job, done: int | None = None, total: int | None = None, message: str | None = None):
     changes = {}
     if done is not None:
@@ -247,7 +212,7 @@ def run_explain_job(
                     ),
                 )
                 records = method.explain(inputs, list(range(cache.unit_count)))
-                save_explanations(method.name, layer, records, job=job)
+                store_explanations(method_record(method), layer, records, job=job)
                 done += 1
                 _set_progress(job, done=done)
     except BaseException as error:

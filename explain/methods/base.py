@@ -2,8 +2,8 @@
 
 A method reads the cached activations of one layer over one probing set,
 asks `foundation` for any pretrained model it needs (never loading one
-itself), and returns plain records. The job layer (`explain.jobs`) turns the
-records into `Explanation` rows, idempotently.
+itself), and returns plain records. `explain.services.store_explanations` turns
+them into `Explanation` rows, updating earlier ones in place.
 """
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ class ExplanationRecord:
     score: float | None = None
     score_name: str = ""
     details: dict = field(default_factory=dict)
+    source_row: int | None = None  # 1-based data row of an imported file
 
 
 class ExplanationMethod(ABC):

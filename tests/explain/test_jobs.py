@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from explain import methods as method_registry
-from explain.jobs import JobError, run_explain_job, save_explanations
+from explain.jobs import JobError, run_explain_job
 from explain.methods.base import ExplanationMethod, ExplanationRecord
 from explain.models import Explanation, Job, Layer, Network, TopImage
 from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
@@ -111,13 +111,20 @@ def test_unknown_method_fails_the_job_with_a_clear_error_and_stores_nothing(setu
     assert not Explanation.objects.exists() and not TopImage.objects.exists()
 
 
-def test_save_explanations_rejects_an_empty_text_and_keeps_what_was_stored(setup_assets, test_methods):
+def test_a_method_that_returns_an_empty_text_fails_the_job_and_keeps_what_was_stored(setup_assets, test_methods):
     run(methods=["test-top-concept"], layers=["conv4"])
-    layer = Layer.objects.get(name="conv4")
-    before = list(Explanation.objects.values_list("pk", "text"))
-    with pytest.raises(JobError, match="empty explanation for unit 3"):
-        save_explanations("test-top-concept", layer, [ExplanationRecord(unit=2, text="red"), ExplanationRecord(unit=3, text="  ")])
-    assert list(Explanation.objects.values_list("pk", "text")) == before
+    before = list(Explanation.objects.values_list("pk", "text", "job"))
+
+    class EmptyForUnitThree(MostPresentConceptAmongTopImages):
+        def explain(self, inputs, units):
+            return [ExplanationRecord(unit=2, text="red"), ExplanationRecord(unit=3, text="  ")]
+
+    method_registry.register(EmptyForUnitThree)
+    with pytest.raises(CommandError, match="test-top-concept: unit 3 of layer random-cnn/conv4: empty explanation"):
+        call_command("explain", network="random-cnn", probe="tiny", layers=["conv4"], methods=["test-top-concept"], verbosity=0)
+    method_registry.register(MostPresentConceptAmongTopImages)
+    assert list(Explanation.objects.values_list("pk", "text", "job")) == before
+    assert Job.objects.order_by("pk").last().status == Job.Status.FAILED
 
 
 def test_command_reports_unknown_layer_as_a_command_error(setup_assets, test_methods):

@@ -8,6 +8,7 @@ from explain.activations import ActivationError
 from explain.jobs import JobError, create_job, run_explain_job
 from explain.networks import NetworkError
 from explain.probes import ProbeImportError
+from explain.services import InvalidExplanations
 
 
 def comma_list(value):
@@ -86,7 +87,7 @@ class Command(BaseCommand):
                 method_params_by_name=params,
                 show_progress=options["verbosity"] > 0,
             )
-        except (JobError, NetworkError, ActivationError, ProbeImportError, LookupError) as error:
+        except (JobError, InvalidExplanations, NetworkError, ActivationError, ProbeImportError, LookupError) as error:
             raise CommandError(str(error)) from None
         counts = job.explanations.values_list("method__name").order_by()
         from collections import Counter
