@@ -36,10 +36,11 @@ def split_units(units: Sequence[int], chunk_size: int) -> list[list[int]]:
 def submit_chunked_job(*, network: str, layer: str, method: str, probe: str = "", units: Sequence[int] | None = None,
                        chunk_size: int = 32, summary: str = "mean", top_k: int = 10, params: dict | None = None) -> Job:
     """Record a job over `units` (default: all) of one layer for one method, and queue its preparation."""
-    get_method(method)  # fails early, with the list of known methods, on a typo
+    method_instance = get_method(method)  # fails early, with the list of known methods, on a typo
+    method_instance.parse_params(params or {})  # ... and on a misspelt or mistyped param
     if chunk_size < 1:
         raise ValueError(f"chunk size must be at least 1, got {chunk_size}")
-    if getattr(get_method(method), "needs_activations", True) and not probe:
+    if method_instance.needs_activations and not probe:
         raise ValueError(f"method {method} needs a probing dataset")
     with transaction.atomic():
         job = Job.objects.create(kind=JOB_KIND, params={
@@ -75,7 +76,7 @@ def prepare_chunked_job(job_id: int) -> Job:
     try:
         method = get_method(params["method"])
         network = resolve_network(params["network"])
-        if getattr(method, "needs_activations", True):
+        if method.needs_activations:
             from explain.activations import get_activation_cache
             from explain.networks import layer_names, load_network
 
@@ -118,7 +119,7 @@ def method_input_for(job: Job, method) -> MethodInput:
     params = job.params
     layer = Layer.objects.select_related("network").get(network__name=params["network"], name=params["layer"])
     probe = activations = None
-    if getattr(method, "needs_activations", True):
+    if method.needs_activations:
         from explain.activations import get_activation_cache
         from explain.probes import get_probe_set
 

@@ -56,17 +56,21 @@ def load_methods(names: Sequence[str]):
         raise JobError("no methods given")
     if len(set(names)) != len(names):
         raise JobError(f"method listed twice: {', '.join(names)}")
-    instances = []
-    for name in names:
-        try:
-            instances.append(get_method(name))
-        except (KeyError, ImportError) as error:
-            raise JobError(f"method {name!r} is not available ({error}); available: {', '.join(available_methods())}") from None
+    unknown = [name for name in names if name not in available_methods()]
+    if unknown:
+        raise JobError(f"method {unknown[0]!r} is not available; available: {', '.join(available_methods())}")
+    instances = [get_method(name) for name in names]
     # Controls (the shuffled-label control) reuse other methods' explanations, so they run last.
     return sorted(instances, key=lambda method: method.kind == Method.Kind.CONTROL)
 
 
 def method_params(method, names: Sequence[str], given: dict | None) -> dict:
+    """The params the job hands `method`, checked against its params dataclass before any work starts."""
+    from explain.methods.params import ParamError
+
+    unexpected = sorted(set(given or {}) - set(names))
+    if unexpected:
+        raise JobError(f"params for method(s) {', '.join(unexpected)}, which the job does not run ({', '.join(names)})")
     params = dict((given or {}).get(method.name, {}))
     if method.kind == Method.Kind.CONTROL:
         others = [name for name in names if name != method.name]
@@ -74,6 +78,10 @@ def method_params(method, names: Sequence[str], given: dict | None) -> dict:
             if not others:
                 raise JobError(f"{method.name} needs another method's explanations; list one with it or pass its param source")
             params["source"] = others[0]
+    try:
+        method.parse_params(params)
+    except ParamError as error:
+        raise JobError(str(error)) from None
     return params
 
 

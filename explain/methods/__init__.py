@@ -1,40 +1,40 @@
-"""Registry of explanation methods: name -> ExplanationMethod subclass.
+"""The registry of explanation methods: name -> ExplanationMethod subclass.
 
-Each method module registers itself with `register`; `get_method` imports the
-modules lazily so a method's heavy dependencies load only when it is used.
+Each method module registers its classes with the `register` decorator; that is the
+only list of methods. The modules of this package are imported the first time the
+registry is read, so listing or getting a method always sees every registered one.
 """
+import pkgutil
 from importlib import import_module
 
 from .base import ExplanationMethod
 
-_MODULES = {
-    # method name -> module under explain.methods (filled in as methods land)
-    "netdissect": "netdissect",
-    "clip-dissect": "clip_dissect",
-    "clip-dissect-annotations": "clip_dissect",
-    "shuffled-control": "shuffled_control",
-    "gpt-caption-activation": "tellme",
-    "gpt-weight-label": "tellme",
-    "gpt-weight-clip": "tellme",
-    "occlusion-vocabulary": "occlusion_vocabulary",
-    "dnd": "dnd",
-    "dnd-without-step3": "dnd",
-}
 _REGISTRY: dict[str, type[ExplanationMethod]] = {}
+_discovered = False
 
 
 def register(cls):
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name to register under")
     _REGISTRY[cls.name] = cls
     return cls
 
 
+def _discover():
+    global _discovered
+    if not _discovered:
+        for module in pkgutil.iter_modules(__path__):
+            import_module(f"{__name__}.{module.name}")
+        _discovered = True
+
+
 def available_methods() -> list[str]:
-    return sorted(set(_MODULES) | set(_REGISTRY))
+    _discover()
+    return sorted(_REGISTRY)
 
 
 def get_method(name: str) -> ExplanationMethod:
-    if name not in _REGISTRY and name in _MODULES:
-        import_module(f"{__name__}.{_MODULES[name]}")
+    _discover()
     try:
         return _REGISTRY[name]()
     except KeyError:

@@ -71,11 +71,25 @@ class ExplanationRecord:
     source_row: int | None = None  # 1-based data row of an imported file
 
 
+@dataclass
+class NoParams:
+    """The hyperparameters of a method that has none."""
+
+
 class ExplanationMethod(ABC):
     name: str = ""
     display_name: str = ""
     kind: str = "generated"  # explain.models.Method.Kind value
     description: str = ""
+    params_class: type = NoParams  # dataclass of the method's hyperparameters, with the paper's defaults
+    extra_params: tuple[str, ...] = ()  # names the method reads from the params itself (objects handed in by code)
+    needs_activations: bool = True  # False: the method reads only stored rows (a chunked job then records nothing)
+
+    def parse_params(self, given: dict):
+        """`given` as an instance of `params_class`; raises ParamError naming the param on a typo or a wrong type."""
+        from .params import parse_params
+
+        return parse_params(self.params_class, given, self.name, self.extra_params)
 
     @abstractmethod
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:

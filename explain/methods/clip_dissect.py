@@ -26,7 +26,7 @@ only to bound memory), and knows nothing of where P came from.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -35,7 +35,6 @@ import torch
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
-from .params import params_from
 
 
 @dataclass
@@ -142,10 +141,6 @@ def _aligned_rows(probe, cache) -> list[int]:
         raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
 
 
-def _params(inputs: MethodInput, method_name: str, extra=()) -> SoftWPMIParams:
-    return params_from(SoftWPMIParams, inputs.params, method_name, extra)
-
-
 def _records(scores: np.ndarray, concepts: Sequence[str], units, params: SoftWPMIParams, source: str):
     best, best_score = best_concepts(scores)
     return [
@@ -154,7 +149,7 @@ def _records(scores: np.ndarray, concepts: Sequence[str], units, params: SoftWPM
             text=str(concepts[int(best[unit])]),
             score=float(best_score[unit]),
             score_name="soft-wpmi",
-            details={"concept_source": source, "params": asdict(params)},
+            details={"concept_source": source, "params": {f.name: getattr(params, f.name) for f in fields(SoftWPMIParams)}},
         )
         for unit in units
     ]
@@ -168,26 +163,33 @@ class ClipDissectAnnotations(ExplanationMethod):
     display_name = "CLIP-Dissect (soft-WPMI on annotations)"
     kind = "generated"
     description = "CLIP-Dissect's soft-WPMI with the concept-presence matrix of an annotated probing set as P."
+    params_class = SoftWPMIParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
+        params = self.parse_params(inputs.params)
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
-        params = _params(inputs, self.name)
         presence = np.asarray(probe.concept_presence(), dtype=np.float64)[_aligned_rows(probe, cache)]
         scores = soft_wpmi(presence, cache.summaries(), params)
         return _records(scores, probe.concept_names, units, params, source="annotations")
 
 
-def _concept_set(inputs: MethodInput) -> list[str]:
-    """Concepts from params `concepts` (list) or `concept_file` (one a line), else the probe's concepts."""
-    if inputs.params.get("concepts"):
-        concepts = list(inputs.params["concepts"])
-    elif inputs.params.get("concept_file"):
-        lines = Path(inputs.params["concept_file"]).read_text(encoding="utf-8").splitlines()
+@dataclass
+class ClipDissectParams(SoftWPMIParams):
+    concepts: tuple[str, ...] = ()  # the concept set; blank: concept_file, else the probe's concepts
+    concept_file: str = ""  # one concept a line (e.g. the 20k most common English words)
+
+
+def _concept_set(params: ClipDissectParams, probe) -> list[str]:
+    """Concepts from param `concepts`, else `concept_file` (one a line), else the probe's concepts."""
+    if params.concepts:
+        concepts = list(params.concepts)
+    elif params.concept_file:
+        lines = Path(params.concept_file).read_text(encoding="utf-8").splitlines()
         concepts = [line.strip() for line in lines if line.strip()]
     else:
-        concepts = list(inputs.probe.concept_names)
+        concepts = list(probe.concept_names)
     if not concepts:
         raise ValueError("clip-dissect needs a concept set: pass params 'concepts' or 'concept_file', or an annotated probe")
     return concepts
@@ -213,8 +215,10 @@ class ClipDissect(ExplanationMethod):
     display_name = "CLIP-Dissect"
     kind = "generated"
     description = "Oikarinen & Weng 2023: soft-WPMI between unit activations and CLIP image-concept similarities."
+    params_class = ClipDissectParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
+        params = self.parse_params(inputs.params)
         try:
             from foundation import get_clip
         except ImportError:
@@ -223,8 +227,7 @@ class ClipDissect(ExplanationMethod):
             ) from None
         model, preprocess, tokenizer = _clip_parts(get_clip())
         probe, cache = inputs.probe, inputs.activations
-        params = _params(inputs, self.name, extra=("concepts", "concept_file"))
-        concepts = _concept_set(inputs)
+        concepts = _concept_set(params, probe)
         rows = _aligned_rows(probe, cache)
         device = next(model.parameters()).device
         similarities = clip_concept_similarities(

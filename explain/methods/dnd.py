@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -62,18 +62,6 @@ class DnDConfig:
             raise ValueError("images_per_concept must be below 100")
 
 
-def dnd_config(params: dict, overrides: dict | None = None) -> DnDConfig:
-    """The job's DnD settings: top-level params named like DnDConfig fields, or a "dnd" dict of them."""
-    names = set(DnDConfig.__dataclass_fields__)
-    chosen = {key: value for key, value in params.items() if key in names}
-    chosen.update(params.get("dnd", {}))
-    # "target" hands in the target network's activation function (tests, benchmarks).
-    unknown = (set(params) - names - {"dnd", "target"}) | (set(params.get("dnd", {})) - names)
-    if unknown:
-        raise ValueError(f"unknown Describe-and-Dissect settings: {', '.join(sorted(unknown))}")
-    return DnDConfig(**{**chosen, **(overrides or {})})
-
-
 def stable_seed(*parts) -> int:
     """A seed from its parts: the same on every run and machine (unlike hash())."""
     digest = hashlib.sha256("/".join(str(part) for part in parts).encode("utf-8")).digest()
@@ -95,15 +83,21 @@ class DescribeAndDissect(ExplanationMethod):
     name = "dnd"
     display_name = "Describe-and-Dissect"
     description = "Attention crops, BLIP captions, LLM summaries, Stable Diffusion concept selection (Bai et al. 2024)."
+    params_class = DnDConfig
+    # "target" hands in the target network's activation function (tests, benchmarks).
+    extra_params = ("target",)
     config_overrides: dict = {}
 
     def __init__(self):
         self.timings: dict[str, float] = {}
 
+    def parse_params(self, given: dict) -> DnDConfig:
+        return replace(super().parse_params(given), **self.config_overrides)
+
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         import foundation
 
-        config = dnd_config(inputs.params, self.config_overrides)
+        config = self.parse_params(inputs.params)
         target = inputs.params.get("target")
         if target is None:
             from .dnd_target import TargetActivations

@@ -33,7 +33,6 @@ import torch.nn.functional as F
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
-from .params import params_from
 
 
 @dataclass
@@ -180,9 +179,10 @@ class NetDissect(ExplanationMethod):
         "Bau et al. 2017 (NetDissect-Lite): IoU of each unit's top-0.5% activation region with the "
         "concept masks of an annotated probing set; label = concept of highest IoU."
     )
+    params_class = NetDissectParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        params = params_from(NetDissectParams, inputs.params, self.name)
+        params = self.parse_params(inputs.params)
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"Network Dissection needs an annotated probing set; {probe.name!r} has no concepts")

@@ -134,13 +134,14 @@ class OcclusionVocabularyMethod(ExplanationMethod):
     name = "occlusion-vocabulary"
     display_name = "Occlusion + LLM vocabulary + CLIP"
     description = "Occlusion patches of the top images matched by CLIP to an LLM-written class-feature vocabulary (2310.10708)."
+    params_class = OcclusionVocabularyParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         import foundation
         from explain.activations import unit_activations
         from explain.networks import load_network
 
-        params = OcclusionVocabularyParams(**{k: v for k, v in inputs.params.items() if k in OcclusionVocabularyParams.__dataclass_fields__})
+        params = self.parse_params(inputs.params)
         class_names = list(inputs.network.class_names) or list(getattr(inputs.probe, "class_names", []))
         if not class_names:
             raise ValueError(f"network {inputs.network} has no class names to build the vocabulary from")

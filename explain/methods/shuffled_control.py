@@ -18,7 +18,6 @@ import numpy as np
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
-from .params import params_from
 
 
 @dataclass
@@ -64,9 +63,10 @@ class ShuffledControl(ExplanationMethod):
     display_name = "Shuffled-label control"
     kind = "control"
     description = "Negative control: each neuron gets another method's explanation of a random other neuron of its layer."
+    params_class = ShuffledControlParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
-        params = params_from(ShuffledControlParams, inputs.params, self.name)
+        params = self.parse_params(inputs.params)
         texts = source_explanations(inputs.layer, params.source)
         if len(texts) < 2:
             raise ValueError(

@@ -62,11 +62,6 @@ class WeightClipParams(WeightLabelParams):
     next_layer: str = ""  # the next layer's name; blank: the first module the layer feeds
 
 
-def _params(cls, overrides: dict):
-    known = {f for f in cls.__dataclass_fields__}
-    return cls(**{k: v for k, v in overrides.items() if k in known})
-
-
 # 1. Pairs ---------------------------------------------------------------------------------------
 
 
@@ -181,11 +176,12 @@ class CaptionActivationMethod(ExplanationMethod):
     name = "gpt-caption-activation"
     display_name = "GPT (Caption-Activation)"
     description = "LLM explanation from captions of the top images and the unit's activations (TeLLMe, Bills et al.)."
+    params_class = CaptionActivationParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         import foundation
 
-        params = _params(CaptionActivationParams, inputs.params)
+        params = self.parse_params(inputs.params)
         summaries = inputs.activations.summaries()
         few_shot = _few_shot_chooser(inputs.layer, "caption", params)
         tops: dict[int, list] = {}
@@ -227,12 +223,13 @@ class WeightLabelMethod(ExplanationMethod):
     name = "gpt-weight-label"
     display_name = "GPT (Weight-Label)"
     description = "LLM explanation from the unit's weights to the output classes (TeLLMe, equation 1)."
+    params_class = WeightLabelParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         import foundation
         from explain.unit_weights import class_weights
 
-        params = _params(WeightLabelParams, inputs.params)
+        params = self.parse_params(inputs.params)
         class_names = list(inputs.network.class_names)
         weights = class_weights(_model_of(inputs), inputs.layer.name, inputs.activations.unit_count).numpy()
         if weights.shape[0] != len(class_names):
@@ -250,13 +247,14 @@ class WeightClipMethod(ExplanationMethod):
     name = "gpt-weight-clip"
     display_name = "GPT (Weight-CLIP)"
     description = "LLM explanation from the unit's weights to next-layer units labelled by CLIP-Dissect (TeLLMe)."
+    params_class = WeightClipParams
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         import foundation
         from explain.models import Explanation
         from explain.unit_weights import next_layer_weights
 
-        params = _params(WeightClipParams, inputs.params)
+        params = self.parse_params(inputs.params)
         module_name, matrix = next_layer_weights(_model_of(inputs), inputs.layer.name, inputs.activations.unit_count)
         next_layer = params.next_layer or _layer_holding(inputs.network, module_name)
         labels = dict(

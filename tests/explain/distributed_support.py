@@ -5,10 +5,17 @@ and leaves a marker file per unit it starts.
 """
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from explain.methods import register
 from explain.methods.base import ExplanationMethod, ExplanationRecord
+
+
+@dataclass
+class SlowUnitsParams:
+    marker_dir: str = ""
+    seconds_per_unit: float = 0.0
 
 
 @register
@@ -17,6 +24,7 @@ class SlowUnitsMethod(ExplanationMethod):
     display_name = "Slow units (test)"
     kind = "control"
     needs_activations = False
+    params_class = SlowUnitsParams
 
     def explain(self, inputs, units):
         markers = Path(inputs.params.get("marker_dir") or os.environ.get("NEURONEVAL_TEST_MARKERS", "."))

@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
@@ -10,11 +12,22 @@ from explain.models import Explanation, Job, Layer, Network, TopImage
 from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 
 
+@dataclass
+class NoteParams:
+    note: int = 0  # only handed back in the details
+
+
+@dataclass
+class SourceParams:
+    source: str = ""
+
+
 class MostPresentConceptAmongTopImages(ExplanationMethod):
     """Test-only method: the annotated concept most often present in a unit's top-5 images."""
 
     name = "test-top-concept"
     kind = "generated"
+    params_class = NoteParams
 
     def explain(self, inputs, units):
         presence = inputs.probe.concept_presence()
@@ -36,6 +49,7 @@ class ReversedUnitsControl(ExplanationMethod):
 
     name = "test-reversed-control"
     kind = "control"
+    params_class = SourceParams
 
     def explain(self, inputs, units):
         source = {e.neuron.unit: e.text for e in Explanation.objects.filter(method__name=inputs.params["source"], neuron__layer=inputs.layer)}

@@ -34,7 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--param", action="append", default=[], help="METHOD.NAME=VALUE, e.g. dnd.beta=5")
 
     def handle(self, *args, **options):
-        params = parse_method_params(options["param"]).get(options["method"], {})
+        by_method = parse_method_params(options["param"])
+        others = sorted(set(by_method) - {options["method"]})
+        if others:
+            raise CommandError(f"--param for {', '.join(others)}, but this job runs only {options['method']}")
+        params = by_method.get(options["method"], {})
         try:
             job = submit_chunked_job(
                 network=options["network"], probe=options["probe"], layer=options["layer"], method=options["method"],

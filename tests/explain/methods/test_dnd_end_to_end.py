@@ -48,7 +48,7 @@ def demo(tmp_path, tiny_models, settings):
     models = dict(tiny_models, llm=server.llm(cache_dir=tmp_path / "llm-cache"))
     inputs = MethodInput(
         network=network, layer=layer, probe=get_probe_set(dataset), activations=cache,
-        params={"dnd": {"top_k": 4, "images_per_concept": 3, "beta": 2, "image_products_top": 4}},
+        params={"top_k": 4, "images_per_concept": 3, "beta": 2, "image_products_top": 4},
     )
     with foundation.override(**models):
         yield inputs, server, dataset
@@ -117,7 +117,7 @@ def test_dnd_two_runs_give_the_same_labels_and_the_rerun_costs_no_request(demo):
     requests_after_first = len(server.requests)
     generated_rows = ProbeImage.objects.filter(dataset__kind=ProbeDataset.Kind.GENERATED).count()
     # Unit order and how units are grouped for generation change nothing.
-    inputs.params["dnd"]["generation_group_images"] = 1
+    inputs.params["generation_group_images"] = 1
     second = get_method("dnd").explain(inputs, units=[6, 2])
     assert [(r.unit, r.rank, r.text, r.score) for r in first] == [(r.unit, r.rank, r.text, r.score) for r in second]
     assert len(server.requests) == requests_after_first  # every answer came from the cache
@@ -137,7 +137,7 @@ def test_dnd_without_step3_returns_the_first_candidate_and_generates_nothing(dem
 @pytest.mark.django_db
 def test_dnd_multiple_label_mode_drops_labels_too_similar_to_a_kept_one(demo):
     inputs, server, _ = demo
-    inputs.params["dnd"].update(multiple_labels=True, label_similarity_limit=-1.0)
+    inputs.params.update(multiple_labels=True, label_similarity_limit=-1.0)
     records = get_method("dnd").explain(inputs, units=[4])
     # With a limit below every similarity, only the best label survives.
     assert len(records[0].details["candidates"]) > 1

@@ -59,15 +59,16 @@ def test_lower_is_better_ordering_for_rank_based_scores():
 
 
 def test_dnd_settings_come_from_job_params_and_typos_are_named():
-    from explain.methods.dnd import dnd_config
+    from explain.methods import get_method
 
-    assert dnd_config({"images_per_concept": 4, "dnd": {"beta": 3}, "top_k": 10}).beta == 3
-    assert dnd_config({"images_per_concept": 4}).images_per_concept == 4
-    assert dnd_config({"use_step3": True}, overrides={"use_step3": False}).use_step3 is False
-    with pytest.raises(ValueError, match="unknown Describe-and-Dissect settings: betta"):
-        dnd_config({"dnd": {"betta": 3}})
-    with pytest.raises(ValueError, match="unknown Describe-and-Dissect settings: images_per_concep"):
-        dnd_config({"images_per_concep": 3})
+    dnd = get_method("dnd")
+    assert dnd.parse_params({"images_per_concept": "4", "beta": 3, "top_k": 10}).beta == 3
+    assert dnd.parse_params({"images_per_concept": 4}).images_per_concept == 4
+    assert get_method("dnd-without-step3").parse_params({"use_step3": True}).use_step3 is False
+    with pytest.raises(ValueError, match="dnd: unknown param.s. images_per_concep; known: .*images_per_concept"):
+        dnd.parse_params({"images_per_concep": 3})
+    with pytest.raises(ValueError, match="dnd: unknown DnD scoring function 'best'"):
+        dnd.parse_params({"scoring": "best"})
 
 
 def test_units_are_grouped_for_generation_within_the_image_budget():
