@@ -26,14 +26,19 @@ def env_int(name, default):
     return int(value) if value not in (None, "") else default
 
 
+def env_list(name, default=""):
+    """A comma-separated environment variable as a list, blanks left out."""
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY",
     # Only good for the embedded local default; any deployment sets its own.
     "insecure-local-only-key-change-me-for-any-deployment",
 )
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("NEURONEVAL_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -86,18 +91,16 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+_database = dj_database_url.config(
+    default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}",
+    conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+)
+if _database["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent raters on the embedded default: wait for the write lock
     # instead of failing, and take it at BEGIN so a claim cannot be upgraded
     # from a read into a deadlock.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    _database["OPTIONS"] = {**_database.get("OPTIONS", {}), "timeout": 30, "transaction_mode": "IMMEDIATE"}
+DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -118,36 +121,26 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 # Where uploaded / generated images live. "local" serves them from this site;
 # "s3" uses django-storages so MTurk workers can load them from anywhere.
 MEDIA_STORAGE = os.environ.get("NEURONEVAL_MEDIA_STORAGE", "local")
+_S3_MEDIA = {
+    "BACKEND": "storages.backends.s3.S3Storage",
+    "OPTIONS": {
+        "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
+        "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
+        "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
+        # Presigned image URLs must outlive the longest HIT (default 7 days).
+        "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 7 * 24 * 3600),
+        "default_acl": os.environ.get("AWS_DEFAULT_ACL") or None,
+        "file_overwrite": False,
+    },
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _S3_MEDIA if MEDIA_STORAGE == "s3" else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-if MEDIA_STORAGE == "s3":
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", ""),
-            "region_name": os.environ.get("AWS_S3_REGION_NAME", "us-east-1"),
-            "querystring_auth": env_bool("AWS_QUERYSTRING_AUTH", True),
-            # Presigned image URLs must outlive the longest HIT (default 7 days).
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 7 * 24 * 3600),
-            "default_acl": os.environ.get("AWS_DEFAULT_ACL") or None,
-            "file_overwrite": False,
-        },
-    }
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/studies/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
-
-# Celery: with no broker configured, jobs run in process (the embedded default).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 # The REST API (api/): personal tokens or the session, cursor pages, problem-details errors.
 REST_FRAMEWORK = {
@@ -187,7 +180,7 @@ API_SERVER_FOLDERS = [
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
 
-# Foundation models, by public id; loaded lazily by the `foundation` package.
+# Foundation models, by public id, and their knobs; loaded lazily by the `foundation` package.
 FOUNDATION = {
     "captioner": os.environ.get("NEURONEVAL_CAPTIONER", "Salesforce/blip-image-captioning-base"),
     "clip_model": os.environ.get("NEURONEVAL_CLIP_MODEL", "ViT-B-16"),
@@ -197,20 +190,6 @@ FOUNDATION = {
     "llm_base_url": os.environ.get("NEURONEVAL_LLM_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or None,
     "text_embedder": os.environ.get("NEURONEVAL_TEXT_EMBEDDER", "sentence-transformers/all-mpnet-base-v2"),
     "device": os.environ.get("NEURONEVAL_DEVICE", "auto"),
-}
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
-}
-
-# explain: networks run on GPU workers (`celery -A config worker -Q gpu`).
-CELERY_TASK_ROUTES = {"explain.run_explain_task": {"queue": "gpu"}}
-
-# Foundation-model knobs beyond the model ids (the `foundation` package).
-FOUNDATION.update({
     "llm_api_key": os.environ.get("NEURONEVAL_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or None,
     "llm_timeout": float(os.environ.get("NEURONEVAL_LLM_TIMEOUT", 60)),
     "llm_max_retries": env_int("NEURONEVAL_LLM_MAX_RETRIES", 5),
@@ -221,13 +200,31 @@ FOUNDATION.update({
     "sd_batch_size": env_int("NEURONEVAL_SD_BATCH_SIZE", 16),
     "captioner_batch_size": env_int("NEURONEVAL_CAPTIONER_BATCH_SIZE", 32),
     "clip_batch_size": env_int("NEURONEVAL_CLIP_BATCH_SIZE", 256),
-    "milan_weights": os.environ.get("NEURONEVAL_MILAN_WEIGHTS", ""),
-})
+}
 
-# Chunked generation jobs (explain.distributed): chunk tasks go to the GPU workers' queue.
-CELERY_IMPORTS = ["explain.distributed_tasks"]
-CELERY_TASK_ROUTES["explain.run_explain_chunk"] = {"queue": "gpu"}
-CELERY_TASK_ROUTES["explain.prepare_chunked_job"] = {"queue": "gpu"}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+}
+
+# Celery: with no broker configured, jobs run in process (the embedded default).
+# Networks run on GPU workers (`celery -A config worker -Q gpu`): the explain job and the
+# chunked generation jobs (explain.distributed) go to the `gpu` queue, the rest to `default`.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_IMPORTS = ["explain.distributed_tasks"]  # not a tasks.py module, so autodiscovery misses it
+CELERY_TASK_ROUTES = {
+    "explain.run_explain_task": {"queue": "gpu"},
+    "explain.run_explain_chunk": {"queue": "gpu"},
+    "explain.prepare_chunked_job": {"queue": "gpu"},
+}
 # A chunk a dead worker held goes back to the queue after this many seconds: set it above the
 # longest chunk's run time (a rerun is harmless, only wasted work).
 # Workers look for such messages every restore interval times the throttle (kombu: 10 s x 10).

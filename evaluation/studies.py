@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 from django.db import transaction
 
+from explain.lookups import named
 from explain.models import Explanation, Method, Network, Neuron, TopImage
 
 from .errors import StudyError
@@ -49,7 +50,7 @@ def create_study(
     StudyImage rows, so later re-imports never change this study. A study
     never ends up without neurons: a layer with no eligible neuron is refused.
     """
-    network = _resolve_network(network)
+    network = named(Network, network, what="network", error=StudyError)
     method_objs = _resolve_methods(methods)
     ranks = _ranks_per_method(method_objs, explanation_rank)
     layer_objs = _resolve_layers(network, layers)
@@ -135,23 +136,13 @@ def eligible_counts(
     summary: str = TopImage.Summary.MEAN,
 ) -> list[LayerSelection]:
     """How many neurons of each layer a study of these methods could use (the builder shows it before saving)."""
-    network = _resolve_network(network)
+    network = named(Network, network, what="network", error=StudyError)
     method_objs = _resolve_methods(methods)
     ranks = _ranks_per_method(method_objs, explanation_rank)
     return [
         LayerSelection(layer.name, _eligible_query(layer, method_objs, ranks, probe, summary).count(), 0)
         for layer in _resolve_layers(network, layers)
     ]
-
-
-def _resolve_network(network):
-    if isinstance(network, Network):
-        return network
-    try:
-        return Network.objects.get(name=network)
-    except Network.DoesNotExist:
-        known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
-        raise StudyError(f"unknown network '{network}' (known: {known})") from None
 
 
 def _resolve_methods(methods):

@@ -279,6 +279,7 @@ def record_activations(
     """
     from tqdm import tqdm
 
+    from explain.lookups import named
     from explain.models import Network
     from explain.networks import NetworkError, load_network
     from explain.probes import get_probe_set
@@ -287,11 +288,7 @@ def record_activations(
         raise ActivationError(f"unknown summary {summary!r}; use one of {', '.join(SUMMARIES)}")
     if top_k < 1:
         raise ActivationError("top_k must be at least 1")
-    if not isinstance(network, Network):
-        try:
-            network = Network.objects.get(name=network)
-        except Network.DoesNotExist:
-            raise NetworkError(f"no network named {network!r}") from None
+    network = named(Network, network, what="network", error=NetworkError)
     probe = get_probe_set(dataset)
     dataset = probe.dataset
     if not probe.image_ids:

@@ -192,11 +192,3 @@ def capture_layers(model: nn.Module, names):
     finally:
         for handle in handles:
             handle.remove()
-
-
-def layer_unit_count(model: nn.Module, name: str, sample: torch.Tensor) -> tuple[int, tuple[int, int]]:
-    """(units, (h, w)) of a layer, found by running `sample` (one preprocessed batch)."""
-    with torch.inference_mode(), capture_layers(model, [name]) as captured:
-        model(sample)
-    maps = captured[name]
-    return int(maps.shape[1]), (int(maps.shape[2]), int(maps.shape[3]))

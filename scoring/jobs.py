@@ -10,7 +10,6 @@ from tqdm import tqdm
 
 from explain.models import Explanation, Layer
 
-from .models import MetricScore
 from .services import store_metric_scores, store_simulation
 
 EMBEDDING_METRICS = ("text-cosine", "clip-cosine", "bertscore")
@@ -187,11 +186,3 @@ def _layer_summaries(layer: Layer, probe: str):
         raise ScoringError(f"no probing dataset named {probe!r}") from None
     cache = get_activation_cache(layer.network, dataset, layer.name)
     return cache.summaries(), get_probe_set(dataset)
-
-
-def stored_means(network: str, layer: str, metric: str) -> dict[str, float]:
-    scores = MetricScore.objects.filter(explanation__neuron__layer__network__name=network, explanation__neuron__layer__name=layer, metric=metric)
-    grouped = defaultdict(list)
-    for method, value in scores.values_list("explanation__method__name", "value"):
-        grouped[method].append(value)
-    return {m: float(np.mean(v)) for m, v in sorted(grouped.items())}

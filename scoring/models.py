@@ -82,7 +82,3 @@ class AblationResult(models.Model):
     class Meta:
         ordering = ["neuron"]
         constraints = [models.UniqueConstraint(fields=["neuron", "dataset"], name="unique_ablation_per_dataset")]
-
-    @property
-    def accuracy_drop(self):
-        return self.baseline_accuracy - self.ablated_accuracy

@@ -62,7 +62,7 @@ def test_study_freezes_texts_and_images(explained_network):
         ({"methods": ["netdissect"]}, "2 to 8 methods, got 1"),
         ({"methods": ["netdissect", "milan"]}, "unknown method(s): milan"),
         ({"layers": ["layer9"]}, "no layer(s) layer9"),
-        ({"network": "resnet50"}, "unknown network 'resnet50'"),
+        ({"network": "resnet50"}, "no network named 'resnet50'"),
     ],
 )
 def test_bad_requests_name_the_problem(explained_network, kwargs, message):

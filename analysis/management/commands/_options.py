@@ -2,9 +2,9 @@
 from django.core.management.base import CommandError
 
 from analysis import stats
-from analysis.frames import get_study
 from analysis.services import Selection
 from evaluation.models import Study
+from explain.lookups import named
 
 
 def add_selection_arguments(parser):
@@ -37,10 +37,7 @@ def selection_from(options) -> Selection:
 
 
 def study_from(options) -> Study:
-    try:
-        return get_study(options["study"])
-    except Study.DoesNotExist:
-        raise CommandError(f"no study named {options['study']!r}")
+    return named(Study.objects.select_related("network"), options["study"], what="study", error=CommandError)
 
 
 def check_resamples(options):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.frames import get_study
 from analysis.ratings_io import export_ratings
-from evaluation.models import Study
+
+from ._options import study_from
 
 
 class Command(BaseCommand):
@@ -13,10 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("path")
 
     def handle(self, *args, **options):
-        try:
-            study = get_study(options["study"])
-        except Study.DoesNotExist:
-            raise CommandError(f"no study named {options['study']!r}")
+        study = study_from(options)
         try:
             rows = export_ratings(study, options["path"])
         except OSError as error:

@@ -1,10 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.services import StudyError, create_study
-
-
-def comma_list(value):
-    return [part.strip() for part in value.split(",") if part.strip()]
+from explain.lookups import comma_list
 
 
 def explanation_rank(value):

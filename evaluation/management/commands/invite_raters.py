@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.models import Study
 from evaluation.services import StudyError, invite_raters, rater_link
+from explain.lookups import named
 
 
 class Command(BaseCommand):
@@ -12,10 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--count", type=int, default=1)
 
     def handle(self, *args, **options):
-        try:
-            study = Study.objects.get(name=options["study"])
-        except Study.DoesNotExist:
-            raise CommandError(f"no study named '{options['study']}'") from None
+        study = named(Study, options["study"], what="study", error=CommandError)
         try:
             raters = invite_raters(study, options["count"])
         except StudyError as error:

@@ -6,13 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explain.activations import ActivationError
 from explain.jobs import JobError, create_job, run_explain_job
+from explain.lookups import comma_list
 from explain.networks import NetworkError
 from explain.probes import ProbeImportError
 from explain.services import InvalidExplanations
-
-
-def comma_list(value):
-    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def parse_method_params(items):

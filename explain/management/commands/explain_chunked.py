@@ -4,13 +4,14 @@ Queues a chunked generation job for the GPU workers (or runs it here when no bro
 from django.core.management.base import BaseCommand, CommandError
 
 from explain.distributed import submit_chunked_job
+from explain.lookups import comma_list
 from explain.management.commands.explain import parse_method_params
 
 
 def parse_units(text: str) -> list[int]:
     """'0-3,7' -> [0, 1, 2, 3, 7]."""
     units = []
-    for part in filter(None, (piece.strip() for piece in text.split(","))):
+    for part in comma_list(text):
         first, dash, last = part.partition("-")
         try:
             units.extend(range(int(first), int(last) + 1) if dash else [int(first)])
