@@ -14,6 +14,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
+from explain.lookups import named
 from explain.methods.base import MethodInput
 from explain.models import Job, Layer, Method, Network, Neuron, ProbeDataset, TopImage
 from explain.registries import on_demand_networks, on_demand_probes
@@ -27,25 +28,18 @@ class JobError(ValueError):
 
 
 def resolve_network(name: str, show_progress: bool = False) -> Network:
-    network = Network.objects.filter(name=name).first()
-    if network is not None:
-        return network
-    builders = on_demand_networks()
-    if name in builders:
-        return builders[name](show_progress=show_progress)
-    known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
-    raise JobError(f"no network named {name!r} (known: {known}; built on demand: {', '.join(sorted(builders)) or 'none'})")
+    return _stored_or_built(Network, name, "network", on_demand_networks(), show_progress)
 
 
 def resolve_probe(name: str, show_progress: bool = False) -> ProbeDataset:
-    dataset = ProbeDataset.objects.filter(name=name).first()
-    if dataset is not None:
-        return dataset
-    builders = on_demand_probes()
-    if name in builders:
+    return _stored_or_built(ProbeDataset, name, "probing dataset", on_demand_probes(), show_progress)
+
+
+def _stored_or_built(model, name: str, what: str, builders: dict, show_progress: bool):
+    """The stored row called `name`, or the one its builder (registered in explain.registries) makes on first use."""
+    if name in builders and not model.objects.filter(name=name).exists():
         return builders[name](show_progress=show_progress)
-    known = ", ".join(ProbeDataset.objects.values_list("name", flat=True)) or "none"
-    raise JobError(f"no probing dataset named {name!r} (known: {known}; built on demand: {', '.join(sorted(builders)) or 'none'})")
+    return named(model, name, what=what, error=JobError, hint=f"built on demand: {', '.join(sorted(builders)) or 'none'}")
 
 
 def load_methods(names: Sequence[str]):

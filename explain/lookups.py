@@ -9,10 +9,12 @@ from __future__ import annotations
 from django.db import models
 
 
-def named(rows: type[models.Model] | models.QuerySet, value, *, what: str, error: type[Exception] = LookupError, field: str = "name"):
+def named(rows: type[models.Model] | models.QuerySet, value, *, what: str, error: type[Exception] = LookupError,
+          field: str = "name", hint: str = ""):
     """`value` when it already is one of `rows`' model, else the row whose `field` equals it.
 
-    A name that matches nothing raises `error` saying so and listing the names there are.
+    A name that matches nothing raises `error` saying so and listing the names there are
+    (and `hint`, e.g. the names that would be built on demand).
     """
     queryset = rows.objects.all() if isinstance(rows, type) else rows
     if isinstance(value, queryset.model):
@@ -20,7 +22,7 @@ def named(rows: type[models.Model] | models.QuerySet, value, *, what: str, error
     row = queryset.filter(**{field: value}).first()
     if row is None:
         known = ", ".join(str(name) for name in queryset.order_by(field).values_list(field, flat=True)) or "none"
-        raise error(f"no {what} named {value!r} (known: {known})")
+        raise error(f"no {what} named {value!r} (known: {known}{'; ' + hint if hint else ''})")
     return row
 
 

@@ -78,14 +78,10 @@ def resolve_weights_path(source: str) -> Path:
 
 def load_network(network):
     """(model in eval mode, preprocess: PIL image -> tensor) for a Network row or its name."""
+    from explain.lookups import named
     from explain.models import Network
 
-    if not isinstance(network, Network):
-        try:
-            network = Network.objects.get(name=network)
-        except Network.DoesNotExist:
-            known = ", ".join(Network.objects.values_list("name", flat=True)) or "none"
-            raise NetworkError(f"no network named {network!r} (known: {known})") from None
+    network = named(Network, network, what="network", error=NetworkError)
     architecture, source = network.architecture, network.weights_source.strip()
     if architecture not in architectures():
         raise NetworkError(f"network {network.name}: unknown architecture {architecture!r}; registry: {', '.join(architectures())}")

@@ -92,15 +92,10 @@ def encode_masks(masks: dict[str, np.ndarray]) -> bytes:
 
 
 def get_probe_set(dataset_or_name) -> StoredProbeSet:
+    from explain.lookups import named
     from explain.models import ProbeDataset
 
-    if isinstance(dataset_or_name, ProbeDataset):
-        return StoredProbeSet(dataset_or_name)
-    try:
-        return StoredProbeSet(ProbeDataset.objects.get(name=dataset_or_name))
-    except ProbeDataset.DoesNotExist:
-        known = ", ".join(ProbeDataset.objects.values_list("name", flat=True)) or "none"
-        raise LookupError(f"no probing dataset named {dataset_or_name!r} (known: {known})") from None
+    return StoredProbeSet(named(ProbeDataset, dataset_or_name, what="probing dataset"))
 
 
 def import_image_folder(path, name: str):

@@ -9,6 +9,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from scoring.ablation import ablation_effect, accuracy_per_class, predictions
+from explain.lookups import named
 from explain.models import Layer, Neuron, ProbeDataset
 
 from .models import AblationResult
@@ -46,14 +47,9 @@ def ablate_units(network: str, layer: str, units: Sequence[int] | None, probe: s
     from explain.networks import load_network
     from explain.probes import get_probe_set
 
-    try:
-        layer_row = Layer.objects.select_related("network").get(network__name=network, name=layer)
-    except Layer.DoesNotExist:
-        raise AblationError(f"network {network!r} has no layer {layer!r}") from None
-    try:
-        dataset = ProbeDataset.objects.get(name=probe)
-    except ProbeDataset.DoesNotExist:
-        raise AblationError(f"no probing dataset named {probe!r}") from None
+    layer_row = named(Layer.objects.select_related("network").filter(network__name=network), layer,
+                      what=f"layer of network {network!r}", error=AblationError)
+    dataset = named(ProbeDataset, probe, what="probing dataset", error=AblationError)
     model, preprocess = load_network(layer_row.network)
     probe_set = get_probe_set(dataset)
     class_names = list(layer_row.network.class_names)

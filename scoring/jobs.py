@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
+from explain.lookups import named
 from explain.models import Explanation, Layer
 
 from .services import store_metric_scores, store_simulation
@@ -20,10 +21,8 @@ class ScoringError(ValueError):
 
 
 def layer_explanations(network: str, layer: str, methods: Sequence[str] = ()) -> tuple[Layer, list[Explanation]]:
-    try:
-        layer_row = Layer.objects.select_related("network").get(network__name=network, name=layer)
-    except Layer.DoesNotExist:
-        raise ScoringError(f"network {network!r} has no layer {layer!r}") from None
+    layer_row = named(Layer.objects.select_related("network").filter(network__name=network), layer,
+                      what=f"layer of network {network!r}", error=ScoringError)
     rows = Explanation.objects.filter(neuron__layer=layer_row).select_related("neuron", "method").order_by("method__name", "neuron__unit", "rank")
     if methods:
         rows = rows.filter(method__name__in=methods)
@@ -180,9 +179,6 @@ def _layer_summaries(layer: Layer, probe: str):
     from explain.models import ProbeDataset
     from explain.probes import get_probe_set
 
-    try:
-        dataset = ProbeDataset.objects.get(name=probe)
-    except ProbeDataset.DoesNotExist:
-        raise ScoringError(f"no probing dataset named {probe!r}") from None
+    dataset = named(ProbeDataset, probe, what="probing dataset", error=ScoringError)
     cache = get_activation_cache(layer.network, dataset, layer.name)
     return cache.summaries(), get_probe_set(dataset)

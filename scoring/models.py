@@ -1,7 +1,7 @@
 """Automatic measures that sit beside the human ratings, stored per explanation or per unit."""
 from django.db import models
 
-from explain.models import Explanation, Layer, Neuron, PairKind, ProbeDataset
+from explain.models import Explanation, Neuron, PairKind, ProbeDataset
 
 
 class SimulationScore(models.Model):

@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Sequence
 
 from explain.methods.tellme_prompts import (
-    END_MARK,
     EXPLANATION_PREFIX,
+    NEURON_STUDY_INTRO,
     PAIR_KINDS,
-    START_MARK,
     FewShotUnit,
-    clean_description,
     format_pairs,
+    pair_block,
     strip_explanation_prefix,
 )
 
@@ -22,15 +21,13 @@ UNKNOWN_ACTIVATION = "unk"
 
 def format_unknown_pairs(descriptions: Sequence[str]) -> str:
     """The simulator's question: the same block with ``unk`` for every value."""
-    lines = [f"{clean_description(d)}\t{UNKNOWN_ACTIVATION}" for d in descriptions]
-    return "\n".join([START_MARK, *lines, END_MARK])
+    return pair_block((description, UNKNOWN_ACTIVATION) for description in descriptions)
 
 
 def simulation_system_prompt(kind: str = "caption") -> str:
     description, number = PAIR_KINDS[kind]
     return (
-        "We are studying neurons in a vision neural network. Each neuron looks for some particular "
-        "thing in an image. Read the explanation of what a neuron does and predict its activation "
+        NEURON_STUDY_INTRO + "Read the explanation of what a neuron does and predict its activation "
         "for each description.\n\n"
         f"The format is description<tab>activation, one pair a line: the description is {description} "
         f"and the activation is {number}, an integer from 0 to 10. \"{UNKNOWN_ACTIVATION}\" marks an "

@@ -218,6 +218,15 @@ def _model_of(inputs: MethodInput):
     return model
 
 
+def _weight_prompts(inputs: MethodInput, units, params, kind: str, weights: np.ndarray, names: Sequence[str]):
+    """Each unit's prompt from its strongest positive weights to the things named (`weights`: names x units)."""
+
+    def pairs_of_unit(unit):
+        return strongest_pairs_weakest_first(weights[:, unit], names, params.pairs, positive_only=True)
+
+    return build_unit_prompts(units, pairs_of_unit, _few_shot_chooser(inputs.layer, kind, params), kind, params)
+
+
 @register
 class WeightLabelMethod(ExplanationMethod):
     name = "gpt-weight-label"
@@ -234,11 +243,7 @@ class WeightLabelMethod(ExplanationMethod):
         weights = class_weights(_model_of(inputs), inputs.layer.name, inputs.activations.unit_count).numpy()
         if weights.shape[0] != len(class_names):
             raise ValueError(f"network {inputs.network} has {len(class_names)} class names but {weights.shape[0]} outputs")
-
-        def pairs_of_unit(unit):
-            return strongest_pairs_weakest_first(weights[:, unit], class_names, params.pairs, positive_only=True)
-
-        prompts = build_unit_prompts(units, pairs_of_unit, _few_shot_chooser(inputs.layer, "class", params), "class", params)
+        prompts = _weight_prompts(inputs, units, params, "class", weights, class_names)
         return explain_with_llm(foundation.get_llm(), prompts, params.temperature, params.max_tokens)
 
 
@@ -269,12 +274,7 @@ class WeightClipMethod(ExplanationMethod):
             )
         weights = matrix.numpy()  # (next units, units)
         labelled = np.array(sorted(u for u in labels if u < weights.shape[0]))
-        names = [labels[u] for u in labelled]
-
-        def pairs_of_unit(unit):
-            return strongest_pairs_weakest_first(weights[labelled, unit], names, params.pairs, positive_only=True)
-
-        prompts = build_unit_prompts(units, pairs_of_unit, _few_shot_chooser(inputs.layer, "unit", params), "unit", params)
+        prompts = _weight_prompts(inputs, units, params, "unit", weights[labelled], [labels[u] for u in labelled])
         for prompt in prompts:
             prompt.details["next_layer"] = next_layer
             prompt.details["next_layer_method"] = params.next_layer_method

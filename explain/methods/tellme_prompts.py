@@ -69,19 +69,28 @@ def strip_explanation_prefix(text: str) -> str:
     return text[:-1].rstrip() if text.endswith(".") else text
 
 
+def pair_block(rows) -> str:
+    """``<start>`` / ``description<tab>value`` lines / ``<end>`` for (description, value) rows, in order."""
+    return "\n".join([START_MARK, *(f"{clean_description(description)}\t{value}" for description, value in rows), END_MARK])
+
+
 def format_pairs(pairs: Sequence[Pair], max_value: float | None = None) -> str:
-    """``<start>`` / ``description<tab>scaled value`` lines / ``<end>``, in the order given."""
+    """The pairs' block, values scaled to 0-10, in the order given."""
     if max_value is None:
         max_value = max((p.value for p in pairs), default=0.0)
-    lines = [f"{clean_description(p.description)}\t{scale_to_0_10(p.value, max_value)}" for p in pairs]
-    return "\n".join([START_MARK, *lines, END_MARK])
+    return pair_block((p.description, scale_to_0_10(p.value, max_value)) for p in pairs)
+
+
+# The first words of both the explainer's and the simulator's system prompt.
+NEURON_STUDY_INTRO = (
+    "We are studying neurons in a vision neural network. Each neuron looks for some particular thing in an image. "
+)
 
 
 def explanation_system_prompt(kind: str = "caption") -> str:
     description, number = PAIR_KINDS[kind]
     return (
-        "We are studying neurons in a vision neural network. Each neuron looks for some particular "
-        "thing in an image. Look at the pairs below and summarise in a single short phrase what the "
+        NEURON_STUDY_INTRO + "Look at the pairs below and summarise in a single short phrase what the "
         "neuron is looking for. Do not list every example.\n\n"
         f"The format is description<tab>activation, one pair a line: the description is {description} "
         f"and the activation is {number}, scaled to an integer from 0 to 10. A non-zero value means "

@@ -11,7 +11,7 @@ from explain.jobs import run_explain_job
 from explain.methods.base import ExplanationRecord
 from explain.models import Explanation, Layer, Method, Network, Neuron
 from explain.services import InvalidExplanations, store_explanations
-from explain.synthetic import SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 from scoring.models import MetricScore, SimulationScore
 from scoring.services import store_metric_scores
 

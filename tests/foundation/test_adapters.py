@@ -139,15 +139,6 @@ def test_missing_weights_offline_are_reported_unavailable(settings, tmp_path):
         foundation.get_captioner()
 
 
-def test_milan_is_reported_unavailable_without_its_package():
-    from foundation.milan import milan_status, require_milan
-
-    available, reason = milan_status("")
-    assert not available and "`milan` package is not installed" in reason
-    with pytest.raises(FoundationUnavailable, match="MILAN is unavailable"):
-        require_milan("")
-
-
 @pytest.fixture
 def fresh_foundation():
     foundation.reset()

@@ -47,7 +47,7 @@ def test_too_few_references_is_a_clear_error_and_stores_nothing(fc_layer, tmp_pa
 
 
 def test_unknown_layer_and_missing_probe_are_command_errors(fc_layer):
-    with pytest.raises(CommandError, match="network 'rn' has no layer 'layer9'"):
+    with pytest.raises(CommandError, match="no layer of network 'rn' named 'layer9' \\(known: fc\\)"):
         call_command("score_explanations", network="rn", layer="layer9", metric="text-cosine")
     with pytest.raises(CommandError, match="needs --probe"):
         call_command("score_explanations", network="rn", layer="fc", metric="simulation")

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.models import Rater, Study
 from evaluation.services import StudyError, create_study, invite_raters, rater_link
+from explain.lookups import comma_list
 
 DEMO_STUDY = "demo"
 DEMO_METHODS = ["netdissect", "clip-dissect-annotations", "shuffled-control"]
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         probe = ensure_synthetic_probe(name="synthetic", seed=options["seed"])
         self.stdout.write("Demo CNN (trained on the probing set the first time) ...")
         network = ensure_demo_network(seed=options["seed"])
-        layers = [name for name in options["layers"].split(",") if name] or self.default_layers(network)
+        layers = comma_list(options["layers"]) or self.default_layers(network)
         self.stdout.write(f"Explaining layers {', '.join(layers)} with {', '.join(DEMO_METHODS)} ...")
         run_explain_job(network.name, probe.name, layers, DEMO_METHODS, top_k=10)
         try:

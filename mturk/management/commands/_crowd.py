@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation.models import Study
+from explain.lookups import named
 
 from ...ledger import LedgerConflict
 from ...models import DesignFrozen
@@ -31,10 +32,7 @@ def money(text):
 
 
 def get_study(name):
-    try:
-        return Study.objects.get(name=name)
-    except Study.DoesNotExist:
-        raise CommandError(f"no study named {name!r}; see the study list or create_study") from None
+    return named(Study, name, what="study", error=CommandError)
 
 
 def confirm_production(command, what, spending):
