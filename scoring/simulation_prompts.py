@@ -9,10 +9,10 @@ from typing import Sequence
 from explain.methods.tellme_prompts import (
     EXPLANATION_PREFIX,
     NEURON_STUDY_INTRO,
-    PAIR_KINDS,
     FewShotUnit,
     format_pairs,
     pair_block,
+    pair_format,
     strip_explanation_prefix,
 )
 
@@ -25,12 +25,10 @@ def format_unknown_pairs(descriptions: Sequence[str]) -> str:
 
 
 def simulation_system_prompt(kind: str = "caption") -> str:
-    description, number = PAIR_KINDS[kind]
     return (
         NEURON_STUDY_INTRO + "Read the explanation of what a neuron does and predict its activation "
         "for each description.\n\n"
-        f"The format is description<tab>activation, one pair a line: the description is {description} "
-        f"and the activation is {number}, an integer from 0 to 10. \"{UNKNOWN_ACTIVATION}\" marks an "
+        + pair_format(kind) + f", an integer from 0 to 10. \"{UNKNOWN_ACTIVATION}\" marks an "
         "activation you have to predict."
     )
 

@@ -87,13 +87,17 @@ NEURON_STUDY_INTRO = (
 )
 
 
-def explanation_system_prompt(kind: str = "caption") -> str:
+def pair_format(kind: str) -> str:
+    """How a system prompt explains the pair lines of `kind` (both prompts go on from here)."""
     description, number = PAIR_KINDS[kind]
+    return f"The format is description<tab>activation, one pair a line: the description is {description} and the activation is {number}"
+
+
+def explanation_system_prompt(kind: str = "caption") -> str:
     return (
         NEURON_STUDY_INTRO + "Look at the pairs below and summarise in a single short phrase what the "
         "neuron is looking for. Do not list every example.\n\n"
-        f"The format is description<tab>activation, one pair a line: the description is {description} "
-        f"and the activation is {number}, scaled to an integer from 0 to 10. A non-zero value means "
+        + pair_format(kind) + ", scaled to an integer from 0 to 10. A non-zero value means "
         "the neuron found what it looks for; the higher the value, the stronger the match."
     )
 
