@@ -11,14 +11,11 @@ from analysis import stats
 from analysis.frames import metric_scores_frame, ratings_frame
 from analysis.services import NoResponses, Selection, agreement_for_frame, comparison_for_frame, pairwise_for_frame
 from analysis.tables import render_comparison, render_frame
+from explain.lookups import comma_list
 
 from .. import serializers
 from ..problems import Problem
 from .common import study_for
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _options(request, query=serializers.AnalysisQuerySerializer):
@@ -27,7 +24,7 @@ def _options(request, query=serializers.AnalysisQuerySerializer):
     options = given.validated_data
     selection = Selection(
         include_invalid=options["include_invalid"], exclude_flagged=options["exclude_flagged"],
-        methods=_split(options["methods"]) or None, exclude_raters=_split(options["exclude_raters"]),
+        methods=comma_list(options["methods"]) or None, exclude_raters=comma_list(options["exclude_raters"]),
         include_excluded=options["include_excluded"],
     )
     return options, selection

@@ -14,6 +14,8 @@ import typing
 from dataclasses import fields
 from typing import Any, Iterable
 
+from explain.lookups import comma_list
+
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
 
@@ -128,7 +130,7 @@ def _to_float(value) -> float:
 
 def _to_tuple(value, arguments) -> tuple:
     if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
+        value = comma_list(value)
     if not isinstance(value, (list, tuple)):
         raise ValueError(value)
     if not arguments:

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 from analysis import stats
 from analysis.services import Selection
 from evaluation.models import Study
-from explain.lookups import named
+from explain.lookups import comma_list, named
 
 
 def add_selection_arguments(parser):
@@ -22,16 +22,12 @@ def add_bootstrap_arguments(parser):
     parser.add_argument("--seed", type=int, default=stats.DEFAULT_SEED)
 
 
-def split_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
 def selection_from(options) -> Selection:
     return Selection(
         include_invalid=options["include_invalid"],
         exclude_flagged=options["exclude_flagged"],
-        methods=split_list(options["methods"]) or None,
-        exclude_raters=split_list(options["exclude_raters"]),
+        methods=comma_list(options["methods"]) or None,
+        exclude_raters=comma_list(options["exclude_raters"]),
         include_excluded=options.get("include_excluded", False),
     )
 
