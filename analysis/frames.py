@@ -2,9 +2,14 @@
 
 One row per response x shown description. Columns: response_id, rater, network,
 layer, unit, method, rating, best, uninterpretable, none_fit, position,
-submitted_at, source, is_valid, invalid_reason, text, excluded, exclusion_reason.
-`excluded` marks responses a researcher left out (evaluation.Exclusion, active
-ones only), with the reason in `exclusion_reason`. `best` is True on the
+submitted_at, seconds, visible_seconds, source, is_valid, invalid_reason, text,
+excluded, exclusion_reason. `seconds` is the time on task (first shown to
+submitted, server clock) and `visible_seconds` the browser's time with the page
+visible; both NaN when not recorded. Attention-check answers are never part of
+the frame (this is the one place that leaves them out, so no table, plot or
+export can count them). `excluded` marks responses a researcher left out
+(evaluation.Exclusion, active ones only), with the reason in
+`exclusion_reason`. `best` is True on the
 row picked as best, False on the others, and missing on every row when the
 study asked no best question. frame.attrs carries the study's method and
 layer order, its name and whether it asked the best question.
@@ -19,7 +24,8 @@ from explain.models import Layer, Method
 
 FRAME_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
-    "position", "submitted_at", "source", "is_valid", "invalid_reason", "text", "excluded", "exclusion_reason",
+    "position", "submitted_at", "seconds", "visible_seconds", "source", "is_valid", "invalid_reason", "text",
+    "excluded", "exclusion_reason",
 ]
 
 
@@ -83,23 +89,23 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
         ),
         columns=["item_id", "method", "layer", "unit", "text"],
     )
-    responses_query = Response.objects.filter(study=study)
+    responses_query = Response.objects.filter(study=study, is_check=False)
     if not include_invalid:
         responses_query = responses_query.filter(is_valid=True)
     responses = pd.DataFrame.from_records(
         responses_query.values_list(
             "id", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
-            "invalid_reason", "source", "submitted_at",
+            "invalid_reason", "source", "submitted_at", "seconds", "visible_seconds",
         ),
         columns=[
             "pk", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
-            "invalid_reason", "source", "submitted_at",
+            "invalid_reason", "source", "submitted_at", "seconds", "visible_seconds",
         ],
     )
     raters = pd.DataFrame.from_records(
         Rater.objects.filter(study=study).values_list("id", "external_id"), columns=["rater_id", "rater_external_id"]
     )
-    ratings_query = Rating.objects.filter(response__study=study)
+    ratings_query = Rating.objects.filter(response__study=study, response__is_check=False)
     if not include_invalid:
         ratings_query = ratings_query.filter(response__is_valid=True)
     ratings = pd.DataFrame.from_records(
@@ -127,6 +133,8 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     exclusion_reasons = excluded_response_reasons(study)
     frame["exclusion_reason"] = frame["pk"].map(exclusion_reasons).astype(object).fillna("").astype(str)
     frame["excluded"] = frame["exclusion_reason"] != ""
+    for column in ("seconds", "visible_seconds"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame = frame.sort_values(["submitted_at", "pk", "position", "item_id"], kind="stable")
     frame = frame[FRAME_COLUMNS].reset_index(drop=True)
     # Few distinct values over up to millions of rows: categories keep memory and grouping cheap.

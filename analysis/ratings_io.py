@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from evaluation.imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from evaluation.ratings_table import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, write_tidy_ratings
 
 # Per-response fields every row of a response must repeat identically.
-RESPONSE_FIELDS = ["rater", "network", "layer", "unit", "uninterpretable", "none_fit", "submitted_at", "source",
+RESPONSE_FIELDS = ["rater", "network", "layer", "unit", "uninterpretable", "none_fit", "submitted_at", "seconds",
+                   "visible_seconds", "source",
                    "is_valid", "invalid_reason"]
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
@@ -130,6 +132,15 @@ def parse_ratings(raw: pd.DataFrame, source: str = "<ratings>") -> pd.DataFrame:
     bad_stamp = (stamp_text != "") & stamps.isna()
     problems.add_rows(rows[bad_stamp.to_numpy()], lambda row: f"submitted_at {stamp_text.iloc[row - 2]!r} is not an ISO date-time")
     frame["submitted_at"] = stamps
+    for column in ("seconds", "visible_seconds"):
+        text = raw[column].astype(str).str.strip()
+        number = pd.to_numeric(text, errors="coerce")
+        bad = (text != "") & ~(number.notna() & np.isfinite(number) & (number >= 0))
+        problems.add_rows(
+            rows[bad.to_numpy()],
+            lambda row, c=column, t=text: f"{c} {t.iloc[row - 2]!r} is not a number of seconds (0 or more)",
+        )
+        frame[column] = number.where(~bad).astype("float64")
     problems.raise_if_any()
     _check_responses(frame, problems)
     problems.raise_if_any()
@@ -209,6 +220,7 @@ def imported_responses(frame: pd.DataFrame) -> list[ImportedResponse]:
     response_id, rater, layer, unit = (column(c) for c in ("response_id", "rater", "layer", "unit"))
     uninterpretable, none_fit, source = column("uninterpretable"), column("none_fit"), column("source")
     is_valid, invalid_reason, submitted_at = column("is_valid"), column("invalid_reason"), column("submitted_at")
+    seconds, visible_seconds = column("seconds"), column("visible_seconds")
     ids = frame["response_id"].to_numpy()
     starts = [0] + [i for i in range(1, len(ids)) if ids[i] != ids[i - 1]] + [len(ids)]
     responses = []
@@ -223,7 +235,8 @@ def imported_responses(frame: pd.DataFrame) -> list[ImportedResponse]:
             row=int(row[start]), response_id=response_id[start], rater=rater[start], layer=layer[start],
             unit=int(unit[start]), ratings=ratings, best_method=None if best_row is None else method[best_row],
             uninterpretable=bool(uninterpretable[start]), none_fit=bool(none_fit[start]),
-            submitted_at=None if stamp is None else stamp.to_pydatetime(), source=source[start] or "",
+            submitted_at=None if stamp is None else stamp.to_pydatetime(), seconds=seconds[start],
+            visible_seconds=visible_seconds[start], source=source[start] or "",
             is_valid=None if is_valid[start] is None else bool(is_valid[start]), invalid_reason=invalid_reason[start] or "",
         ))
     return responses

@@ -11,6 +11,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .checks import build_check, check_due, checks_planned
 from .errors import AlreadyAnswered, SubmissionError
 from .models import Assignment, Rater, Response, Slot, Study, StudyNeuron
 
@@ -30,10 +31,12 @@ def _expire_stale(study, now):
 def _neuron_load(study):
     """StudyNeurons annotated with `load`: stored responses plus live reservations."""
     responses = (
-        Response.objects.filter(study_neuron=OuterRef("pk")).order_by().values("study_neuron").annotate(n=Count("pk")).values("n")
+        Response.objects.filter(study_neuron=OuterRef("pk"), is_check=False).order_by().values("study_neuron").annotate(n=Count("pk")).values("n")
     )
     reserved = (
-        Assignment.objects.filter(study_neuron=OuterRef("pk"), status=Assignment.Status.RESERVED, response__isnull=True)
+        Assignment.objects.filter(
+            study_neuron=OuterRef("pk"), is_check=False, status=Assignment.Status.RESERVED, response__isnull=True
+        )
         .order_by()
         .values("study_neuron")
         .annotate(n=Count("pk"))
@@ -52,22 +55,54 @@ def _reserve(assignment, now):
     return assignment
 
 
-def _new_assignment(rater, study_neuron, now):
+def _new_assignment(rater, study_neuron, now, items=None, is_check=False):
     shuffle_seed = secrets.randbits(48)
     assignment = Assignment.objects.create(
         rater=rater,
         study_neuron=study_neuron,
+        is_check=is_check,
         shuffle_seed=shuffle_seed,
         reserved_at=now,
         expires_at=now + timedelta(seconds=settings.RESERVATION_TIMEOUT_SECONDS),
     )
-    items = list(study_neuron.items.order_by("pk"))
+    items = sorted(items, key=lambda item: item.pk) if items is not None else list(study_neuron.items.order_by("pk"))
     random.Random(shuffle_seed).shuffle(items)
     Slot.objects.bulk_create(
         Slot(assignment=assignment, position=position, token=secrets.token_urlsafe(12), item=item)
         for position, item in enumerate(items)
     )
     return assignment
+
+
+def _current_assignment(rater):
+    return rater.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True).order_by("reserved_at").first()
+
+
+def _next_neuron(study, rater):
+    """The neuron this rater would get next: fewest responses (stored or reserved), not done by the rater,
+    still short of the study's raters per neuron."""
+    done = Response.objects.filter(rater=rater, is_check=False).values("study_neuron")
+    held = rater.assignments.filter(
+        is_check=False, status__in=[Assignment.Status.RESERVED, Assignment.Status.COMPLETED]
+    ).values("study_neuron")
+    return (
+        _neuron_load(study)
+        .filter(load__lt=study.raters_per_neuron)
+        .exclude(pk__in=done)
+        .exclude(pk__in=held)
+        .order_by("load", "order")
+        .first()
+    )
+
+
+def has_task_left(rater: Rater) -> bool:
+    """Whether the rater has a task waiting or would be given one now (reserves nothing)."""
+    study = rater.study
+    return (
+        _current_assignment(rater) is not None
+        or _check_is_due(study, rater)
+        or _next_neuron(study, rater) is not None
+    )
 
 
 def claim_next_assignment(rater: Rater) -> Assignment | None:
@@ -78,28 +113,18 @@ def claim_next_assignment(rater: Rater) -> Assignment | None:
     with transaction.atomic():
         study = lock_study(rater.study_id)
         _expire_stale(study, now)
-        current = (
-            rater.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True)
-            .order_by("reserved_at")
-            .first()
-        )
+        current = _current_assignment(rater)
         if current is not None:
             return current
-        done = Response.objects.filter(rater=rater).values("study_neuron")
-        held = rater.assignments.filter(status__in=[Assignment.Status.RESERVED, Assignment.Status.COMPLETED]).values(
-            "study_neuron"
-        )
-        candidate = (
-            _neuron_load(study)
-            .filter(load__lt=study.raters_per_neuron)
-            .exclude(pk__in=done)
-            .exclude(pk__in=held)
-            .order_by("load", "order")
-            .first()
-        )
+        # A planned check comes even after the rater's last real task, so every full block holds one.
+        if _check_is_due(study, rater):
+            check = _claim_check(rater, now)
+            if check is not None:
+                return check
+        candidate = _next_neuron(study, rater)
         if candidate is None:
             return None
-        expired = rater.assignments.filter(study_neuron=candidate).first()
+        expired = rater.assignments.filter(study_neuron=candidate, is_check=False).first()
         if expired is not None:
             # The rater's own abandoned task: same descriptions in the same order again.
             return _reserve(expired, now)
@@ -114,9 +139,9 @@ def claim_assignment_for_neuron(rater: Rater, study_neuron: StudyNeuron) -> Assi
     now = timezone.now()
     with transaction.atomic():
         lock_study(rater.study_id)
-        if Response.objects.filter(rater=rater, study_neuron=study_neuron).exists():
+        if Response.objects.filter(rater=rater, study_neuron=study_neuron, is_check=False).exists():
             raise AlreadyAnswered("you have already rated this neuron")
-        existing = rater.assignments.filter(study_neuron=study_neuron).first()
+        existing = rater.assignments.filter(study_neuron=study_neuron, is_check=False).first()
         if existing is not None:
             if existing.status != Assignment.Status.RESERVED or existing.expires_at <= now:
                 _reserve(existing, now)
@@ -124,7 +149,31 @@ def claim_assignment_for_neuron(rater: Rater, study_neuron: StudyNeuron) -> Assi
         return _new_assignment(rater, study_neuron, now)
 
 
+def _check_is_due(study, rater):
+    every = study.attention_check_every
+    if not every:
+        return False
+    answered = Response.objects.filter(rater=rater).count()
+    return check_due(rater.token, answered, study.study_neurons.count(), every)
+
+
+def _claim_check(rater, now):
+    """The rater's abandoned check again (same descriptions, same order), else a new one."""
+    abandoned = rater.assignments.filter(is_check=True, response__isnull=True).order_by("reserved_at").first()
+    if abandoned is not None:
+        return _reserve(abandoned, now)
+    rated = set(rater.responses.filter(is_check=False).values_list("study_neuron_id", flat=True))
+    material = build_check(rater.study, random.Random(secrets.randbits(64)), rated)
+    if material is None:
+        return None
+    return _new_assignment(rater, material.study_neuron, now, items=[material.own, *material.decoys], is_check=True)
+
+
 def rater_progress(rater: Rater) -> dict:
+    """Tasks answered and the most this rater can get, attention checks included on both sides,
+    so that progress moves the same way on a check as on any task."""
+    study = rater.study
     done = rater.responses.count()
-    total = rater.study.study_neurons.count()
+    neurons = study.study_neurons.count()
+    total = neurons + checks_planned(neurons, study.attention_check_every)
     return {"done": done, "total": total, "current": min(done + 1, total)}

@@ -11,3 +11,12 @@ class SubmissionError(Exception):
 
 class AlreadyAnswered(SubmissionError):
     """The rater has already answered this neuron."""
+
+
+class ConsistencyPrompt(SubmissionError):
+    """Not stored yet: the best pick is rated below another description, and the study asks to point that out.
+    `signed` is the prompt as the form carries it back (see submission.sign_prompt)."""
+
+    def __init__(self, message: str, signed: str):
+        super().__init__(message)
+        self.signed = signed

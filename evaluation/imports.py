@@ -52,6 +52,8 @@ class ImportedResponse:
     uninterpretable: bool = False
     none_fit: bool = False
     submitted_at: datetime | None = None
+    seconds: float | None = None
+    visible_seconds: float | None = None
     source: str = ""
     is_valid: bool | None = None
     invalid_reason: str = ""
@@ -301,7 +303,7 @@ def _check_not_already_stored(study, responses, items, raters, problems):
     stored_ids = {
         external_id or str(pk) for pk, external_id in Response.objects.filter(study=study).values_list("pk", "external_id")
     }
-    stored_pairs = set(Response.objects.filter(study=study).values_list("rater_id", "study_neuron_id"))
+    stored_pairs = set(Response.objects.filter(study=study, is_check=False).values_list("rater_id", "study_neuron_id"))
     for response in responses:
         if response.response_id in stored_ids:
             problems.add(response.row, f"response {response.response_id!r} is already stored in study {study.name!r}")
@@ -334,6 +336,7 @@ def _store(study, responses, items, raters):
             uninterpretable=response.uninterpretable, none_fit=response.none_fit, is_valid=is_valid,
             invalid_reason="" if is_valid else (reason or ""), source=response.source or Response.Source.IMPORTED,
             external_id=response.response_id, submitted_at=response.submitted_at or now,
+            seconds=response.seconds, visible_seconds=response.visible_seconds,
         ))
     Response.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     if any(row.pk is None for row in rows[:1]):

@@ -27,6 +27,18 @@ class Study(models.Model):
     raters_per_neuron = models.PositiveIntegerField(default=3)
     images_per_task = models.PositiveIntegerField(default=10)
     ask_best = models.BooleanField(default=True)
+    attention_check_every = models.PositiveIntegerField(
+        default=0,
+        db_default=0,
+        help_text="One attention-check task in every N tasks a rater gets, at a random place in each block of N "
+        "(0 = no checks). See evaluation/checks.py for how checks are built and scored.",
+    )
+    consistency_prompt = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Before storing an answer whose best pick is rated below another description, point it out and "
+        "let the rater change or keep it (off reproduces the reference protocol).",
+    )
     seed = models.IntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     open_link_token = models.CharField(
@@ -143,14 +155,22 @@ class Assignment(models.Model):
     )
     study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="assignments")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RESERVED)
+    is_check = models.BooleanField(
+        default=False, db_default=False, help_text="An attention check: the neuron's images with its own description beside decoys."
+    )
     shuffle_seed = models.BigIntegerField()
     reserved_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="When the task page was first shown to its rater.")
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["reserved_at"]
-        constraints = [models.UniqueConstraint(fields=["rater", "study_neuron"], name="one_assignment_per_rater_neuron")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rater", "study_neuron"], condition=models.Q(is_check=False), name="one_assignment_per_rater_neuron"
+            )
+        ]
 
 
 class Slot(models.Model):
@@ -188,10 +208,40 @@ class Response(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.LOCAL)
     external_id = models.CharField(max_length=200, blank=True, help_text="MTurk assignmentId, Prolific submission, imported id.")
     submitted_at = models.DateTimeField()
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="When the task was first shown (server clock).")
+    seconds = models.FloatField(
+        null=True, blank=True, help_text="Time on task by the server's clock: first shown to submitted. Empty if unknown."
+    )
+    visible_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Time the page was visible, as the browser reported it (Page Visibility API), clamped to 0..seconds.",
+    )
+    is_check = models.BooleanField(
+        default=False, db_default=False, help_text="Answer to an attention check; never counted in tables."
+    )
+    check_passed = models.BooleanField(null=True, blank=True, help_text="Attention checks only: whether it was passed.")
+    consistency_prompt = models.TextField(
+        blank=True, default="", db_default="", help_text="The consistency prompt the rater was shown before this answer was stored (empty: none)."
+    )
 
     class Meta:
         ordering = ["submitted_at", "pk"]
-        constraints = [models.UniqueConstraint(fields=["rater", "study_neuron"], name="one_response_per_rater_neuron")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rater", "study_neuron"], condition=models.Q(is_check=False), name="one_response_per_rater_neuron"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_check=True) | models.Q(check_passed__isnull=True), name="check_result_only_on_checks"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(seconds__isnull=True) | models.Q(seconds__gte=0), name="seconds_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visible_seconds__isnull=True) | models.Q(visible_seconds__gte=0),
+                name="visible_seconds_not_negative",
+            ),
+        ]
 
 
 class Rating(models.Model):

@@ -1,6 +1,7 @@
 """What researchers read about a study's progress (its raw ratings: ratings_table)."""
 from __future__ import annotations
 
+import statistics
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -36,7 +37,7 @@ def study_progress(study: Study) -> dict:
         study.study_neurons.order_by().values("neuron__layer").annotate(n=Count("pk")).values_list("neuron__layer", "n")
     )
     per_neuron = (
-        Response.objects.filter(study=study).order_by().values("study_neuron", "study_neuron__neuron__layer")
+        Response.objects.filter(study=study, is_check=False).order_by().values("study_neuron", "study_neuron__neuron__layer")
         .annotate(n=Count("pk"), valid=Count("pk", filter=Q(is_valid=True)))
         .values_list("study_neuron__neuron__layer", "n", "valid")
     )
@@ -62,7 +63,8 @@ def study_progress(study: Study) -> dict:
         "target": n_neurons * k,
         "raters": study.raters.count(),
         "reserved": Assignment.objects.filter(
-            study_neuron__study=study, status=Assignment.Status.RESERVED, expires_at__gt=timezone.now(), response__isnull=True
+            study_neuron__study=study, is_check=False, status=Assignment.Status.RESERVED, expires_at__gt=timezone.now(),
+            response__isnull=True,
         ).count(),
     }
 
@@ -74,7 +76,8 @@ def method_progress(study: Study) -> list[dict]:
     method are the response counts above; what moves per method is the best pick.
     """
     best = dict(
-        Response.objects.filter(study=study, is_valid=True, best_item__isnull=False).order_by().values("best_item__method")
+        Response.objects.filter(study=study, is_check=False, is_valid=True, best_item__isnull=False)
+        .order_by().values("best_item__method")
         .annotate(n=Count("pk")).values_list("best_item__method", "n")
     )
     total = sum(best.values())
@@ -88,7 +91,7 @@ def collection_pace(study: Study, hours: int = 24) -> dict:
     """Responses per hour over the last `hours`, the last hour's count, and the median time on task when recorded."""
     now = timezone.now()
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
-    recent = Response.objects.filter(study=study, submitted_at__gte=start).order_by()
+    recent = Response.objects.filter(study=study, is_check=False, submitted_at__gte=start).order_by()
     if connection.vendor == "sqlite":
         # SQLite stores UTC timestamps as ISO text; its first 13 characters are the hour. TruncHour would
         # call back into Python for every row.
@@ -104,9 +107,49 @@ def collection_pace(study: Study, hours: int = 24) -> dict:
         "window_hours": hours,
         "median_seconds": None,
     }
-    if any(field.name == "seconds" for field in Response._meta.get_fields()):
-        seconds = sorted(s for s in Response.objects.filter(study=study).values_list("seconds", flat=True) if s is not None)
-        if seconds:
-            middle = len(seconds) // 2
-            pace["median_seconds"] = seconds[middle] if len(seconds) % 2 else (seconds[middle - 1] + seconds[middle]) / 2
+    seconds = list(Response.objects.filter(study=study, seconds__isnull=False).values_list("seconds", flat=True))
+    if seconds:
+        pace["median_seconds"] = statistics.median(seconds)
     return pace
+
+
+# Until a study has recorded times, the instructions estimate this much a task (three descriptions and a pick).
+ESTIMATED_SECONDS_PER_TASK = 30.0
+# Recorded times replace the estimate once this many answers have one.
+RECORDED_TIMES_NEEDED = 5
+
+
+def seconds_per_task(study: Study) -> tuple[float, int]:
+    """(median time on task in seconds, how many recorded answers it comes from); the estimate when fewer
+    than RECORDED_TIMES_NEEDED answers have a time. Checks count: to a rater they are tasks like any other."""
+    times = list(Response.objects.filter(study=study, seconds__isnull=False).values_list("seconds", flat=True))
+    if len(times) < RECORDED_TIMES_NEEDED:
+        return ESTIMATED_SECONDS_PER_TASK, 0
+    return statistics.median(times), len(times)
+
+
+def rater_quality(study: Study) -> list[dict]:
+    """Per rater: answers (checks apart), invalid answers, median time on task, attention checks passed."""
+    rows = []
+    raters = study.raters.annotate(
+        answers=Count("responses", filter=Q(responses__is_check=False)),
+        invalid=Count("responses", filter=Q(responses__is_check=False, responses__is_valid=False)),
+        checks=Count("responses", filter=Q(responses__is_check=True)),
+        checks_passed=Count("responses", filter=Q(responses__is_check=True, responses__check_passed=True)),
+    ).filter(Q(answers__gt=0) | Q(checks__gt=0))
+    times = {}
+    for rater_id, seconds in Response.objects.filter(study=study, seconds__isnull=False).values_list("rater_id", "seconds"):
+        times.setdefault(rater_id, []).append(seconds)
+    for rater in raters.order_by("pk"):
+        rows.append(
+            {
+                "rater": rater,
+                "answers": rater.answers,
+                "invalid": rater.invalid,
+                "median_seconds": statistics.median(times[rater.pk]) if rater.pk in times else None,
+                "checks": rater.checks,
+                "checks_passed": rater.checks_passed,
+                "check_pass_rate": rater.checks_passed / rater.checks if rater.checks else None,
+            }
+        )
+    return rows

@@ -10,6 +10,7 @@ from django.db import transaction
 from explain.lookups import named
 from explain.models import Explanation, Method, Network, Neuron, TopImage
 
+from .checks import build_check
 from .errors import StudyError
 from .models import Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 
@@ -42,6 +43,8 @@ def create_study(
     status: str = Study.Status.OPEN,
     owner=None,
     units: Mapping[str, Sequence[int]] | None = None,
+    attention_check_every: int = 0,
+    consistency_prompt: bool = False,
 ) -> Study:
     """Pick neurons at random per layer (or the listed `units` of a layer) and freeze what raters will be shown.
 
@@ -49,6 +52,8 @@ def create_study(
     method and top images. Texts and images are copied into StudyItem and
     StudyImage rows, so later re-imports never change this study. A study
     never ends up without neurons: a layer with no eligible neuron is refused.
+    With attention_check_every = N (>= 2) one task in N is an attention check
+    (evaluation.checks); the study is refused if its material allows none.
     """
     network = named(Network, network, what="network", error=StudyError)
     method_objs = _resolve_methods(methods)
@@ -62,6 +67,8 @@ def create_study(
         raise StudyError("raters per neuron must be at least 1")
     if images_per_task < 1:
         raise StudyError("images per task must be at least 1")
+    if attention_check_every == 1 or attention_check_every < 0:
+        raise StudyError("attention checks: give one check in N tasks with N >= 2, or 0 for no checks")
 
     units = dict(units or {})
     unknown_layers = [name for name in units if name not in {layer.name for layer in layer_objs}]
@@ -103,6 +110,8 @@ def create_study(
             seed=seed,
             status=status,
             owner=owner,
+            attention_check_every=attention_check_every,
+            consistency_prompt=consistency_prompt,
         )
         for order, method in enumerate(method_objs):
             StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])
@@ -110,6 +119,11 @@ def create_study(
             study_neuron = StudyNeuron.objects.create(study=study, neuron=neuron, order=order)
             _freeze_images(study_neuron, probe, summary, images_per_task)
             _freeze_items(study_neuron, method_objs, ranks)
+        if attention_check_every and build_check(study, random.Random(seed)) is None:
+            raise StudyError(
+                "attention checks need a neuron whose images share none with other neurons' and descriptions of "
+                "other neurons that share no word with its own; this study's material has none (see evaluation/checks.py)"
+            )
     study.layer_selections = selections
     return study
 

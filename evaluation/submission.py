@@ -1,15 +1,19 @@
 """Taking an answer: one transaction, nothing stored unless every field is one the page offered."""
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from .assignment import lock_study
-from .errors import SubmissionError
+from .checks import check_passed
+from .errors import ConsistencyPrompt, SubmissionError
 from .models import Assignment, Rating, Response, Study
 from .validation import RATING_MAX, RATING_MIN, validate_response
+
 
 
 def _parse_rating(raw, number):
@@ -51,12 +55,59 @@ def _parse_submission(assignment, data):
     return ratings, best, _flag(data, "uninterpretable"), _flag(data, "none_fit")
 
 
+def _visible_seconds(data, seconds):
+    """The browser's figure for time with the page visible, clamped to 0..seconds: it can say less than the
+    server's clock, never more. Empty when the browser reported nothing."""
+    raw = str(data.get("visible_seconds", "") or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SubmissionError(f"visible_seconds must be a number of seconds, got '{raw[:40]}'") from None
+    if not math.isfinite(value):
+        raise SubmissionError(f"visible_seconds must be a finite number of seconds, got '{raw[:40]}'")
+    return min(max(value, 0.0), seconds)
+
+
+def _prompt_salt(assignment):
+    return f"evaluation.consistency:{assignment.token}"
+
+
+def sign_prompt(assignment, message: str) -> str:
+    """The prompt as the form carries it back, so what is recorded as shown is what the server showed."""
+    return signing.dumps(message, salt=_prompt_salt(assignment))
+
+
+def _prompt_shown(assignment, data):
+    signed = str(data.get("consistency_prompt", "") or "")
+    if not signed:
+        return ""
+    try:
+        return signing.loads(signed, salt=_prompt_salt(assignment))
+    except signing.BadSignature:
+        raise SubmissionError("the consistency note on this form was altered; reload the task") from None
+
+
+def consistency_message(ratings, best):
+    """What the prompt says when the best pick is rated below another description, else ''."""
+    if best is None:
+        return ""
+    top_slot = max(ratings, key=lambda slot: (ratings[slot], -slot.position))
+    if ratings[best] >= ratings[top_slot]:
+        return ""
+    return (
+        f"You picked description {best.position + 1} as the best, but rated description {top_slot.position + 1} "
+        f"higher ({ratings[top_slot]} against {ratings[best]}). Change your answers, or submit again to keep them."
+    )
+
+
 def _room_left(assignment):
     """Whether an expired reservation may still be answered without exceeding K."""
     study_neuron = assignment.study_neuron
     taken = (
-        Response.objects.filter(study_neuron=study_neuron).count()
-        + study_neuron.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True)
+        Response.objects.filter(study_neuron=study_neuron, is_check=False).count()
+        + study_neuron.assignments.filter(is_check=False, status=Assignment.Status.RESERVED, response__isnull=True)
         .exclude(pk=assignment.pk)
         .count()
     )
@@ -64,12 +115,20 @@ def _room_left(assignment):
 
 
 def submit_response(assignment: Assignment, data: Mapping, source: str = Response.Source.LOCAL, external_id: str = "") -> Response:
-    """Store one response with its ratings in one transaction. Submitting the same
-    task again returns the stored response instead of storing a second one."""
+    """Store one response with its ratings in one transaction, with its time on task (first shown to
+    submitted, by the server's clock). Submitting the same task again returns the stored response instead
+    of storing a second one. With the study's consistency prompt on, an answer whose best pick is rated
+    below another description raises ConsistencyPrompt, unless the form shows the rater already saw that
+    very prompt (sending the same answer again keeps it)."""
     with transaction.atomic():
         study = lock_study(assignment.study_neuron.study_id)
         assignment = Assignment.objects.select_related("rater", "study_neuron").get(pk=assignment.pk)
-        existing = Response.objects.filter(rater=assignment.rater, study_neuron=assignment.study_neuron).first()
+        if assignment.is_check:
+            existing = Response.objects.filter(assignment=assignment).first()
+        else:
+            existing = Response.objects.filter(
+                rater=assignment.rater, study_neuron=assignment.study_neuron, is_check=False
+            ).first()
         if existing is not None:
             return existing
         if study.status == Study.Status.CLOSED:
@@ -78,16 +137,40 @@ def submit_response(assignment: Assignment, data: Mapping, source: str = Respons
             raise SubmissionError("this study has not opened yet; your answer was not stored")
         # A paused study still takes answers to tasks handed out before the pause: that work was done.
         now = timezone.now()
-        if assignment.status != Assignment.Status.COMPLETED and assignment.expires_at <= now and not _room_left(assignment):
+        if (
+            not assignment.is_check
+            and assignment.status != Assignment.Status.COMPLETED
+            and assignment.expires_at <= now
+            and not _room_left(assignment)
+        ):
             raise SubmissionError(
                 "your reservation of this task expired and other raters have completed it; your answer was not stored"
             )
         ratings, best, uninterpretable, none_fit = _parse_submission(assignment, data)
+        shown_at = assignment.shown_at or assignment.reserved_at
+        seconds = max((now - shown_at).total_seconds(), 0.0)
+        visible_seconds = _visible_seconds(data, seconds)
+        prompt_shown = _prompt_shown(assignment, data)
+        if study.consistency_prompt and study.ask_best:
+            message = consistency_message(ratings, best)
+            # Sending the very answer the prompt was about again is the rater's way of keeping it.
+            if message and message != prompt_shown:
+                raise ConsistencyPrompt(message, sign_prompt(assignment, message))
         is_valid, reason = validate_response(
             {slot.position + 1: value for slot, value in ratings.items()},
             best.position + 1 if best else None,
             study.ask_best,
         )
+        passed = None
+        if assignment.is_check:
+            passed = check_passed(
+                ratings,
+                decoys=[slot for slot in ratings if slot.item.study_neuron_id != assignment.study_neuron_id],
+                own=next(slot for slot in ratings if slot.item.study_neuron_id == assignment.study_neuron_id),
+                best=best,
+                ask_best=study.ask_best,
+                none_fit=none_fit,
+            )
         response = Response.objects.create(
             study=study,
             rater=assignment.rater,
@@ -101,6 +184,12 @@ def submit_response(assignment: Assignment, data: Mapping, source: str = Respons
             source=source,
             external_id=external_id,
             submitted_at=now,
+            shown_at=shown_at,
+            seconds=seconds,
+            visible_seconds=visible_seconds,
+            is_check=assignment.is_check,
+            check_passed=passed,
+            consistency_prompt=prompt_shown,
         )
         Rating.objects.bulk_create(
             Rating(response=response, item=slot.item, position=slot.position, value=value) for slot, value in ratings.items()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import random
+from typing import Mapping
+
+from django.utils import timezone
 
 from .assignment import rater_progress
 from .models import Assignment
@@ -19,17 +22,45 @@ UNINTERPRETABLE_LABEL = "The images share no clear concept"
 NONE_FIT_LABEL = "None of the descriptions fit"
 
 
-def task_context(assignment: Assignment) -> dict:
-    """Everything the rating form shows, and nothing that names a method or explanation."""
+def mark_shown(assignment: Assignment) -> None:
+    """Start the task's clock the first time its page is built for the rater; later views keep it."""
+    if assignment.shown_at is None:
+        now = timezone.now()
+        Assignment.objects.filter(pk=assignment.pk, shown_at__isnull=True).update(shown_at=now)
+        assignment.shown_at = Assignment.objects.values_list("shown_at", flat=True).get(pk=assignment.pk)
+
+
+def _chosen(answers: Mapping | None, name: str, allowed) -> str:
+    """The value the rater chose for a field, if it is one the page offers (anything else is dropped)."""
+    if not answers:
+        return ""
+    value = str(answers.get(name, "") or "").strip()
+    return value if value in allowed else ""
+
+
+def task_context(assignment: Assignment, answers: Mapping | None = None, prompt=None) -> dict:
+    """Everything the rating form shows, and nothing that names a method or explanation.
+
+    Building it starts the task's clock (time on task runs from the first time the page is shown).
+    `answers`: the form as the rater last sent it (a refused answer or a consistency prompt shows the
+    page again with every choice kept). `prompt`: an evaluation.errors.ConsistencyPrompt to show."""
+    mark_shown(assignment)
     study = assignment.study_neuron.study
     images = [
         {"url": study_image.image.image.url, "position": study_image.position}
         for study_image in assignment.study_neuron.images.select_related("image").order_by("position")
     ]
+    values = {str(value) for value, _ in SCALE_LABELS}
     descriptions = [
-        {"token": slot.token, "text": slot.item.text, "number": slot.position + 1}
+        {
+            "token": slot.token,
+            "text": slot.item.text,
+            "number": slot.position + 1,
+            "chosen": _chosen(answers, f"rating-{slot.token}", values),
+        }
         for slot in assignment.slots.select_related("item").order_by("position")
     ]
+    tokens = {description["token"] for description in descriptions}
     return {
         "assignment_token": assignment.token,
         "study_title": study.title or study.name,
@@ -43,6 +74,11 @@ def task_context(assignment: Assignment) -> dict:
         "uninterpretable_label": UNINTERPRETABLE_LABEL,
         "none_fit_label": NONE_FIT_LABEL,
         "progress": rater_progress(assignment.rater),
+        "best_chosen": _chosen(answers, "best", tokens),
+        "uninterpretable_chosen": bool(_chosen(answers, "uninterpretable", {"1", "on", "true", "yes"})),
+        "none_fit_chosen": bool(_chosen(answers, "none_fit", {"1", "on", "true", "yes"})),
+        "consistency_prompt": str(prompt) if prompt is not None else "",
+        "consistency_prompt_signed": prompt.signed if prompt is not None else "",
     }
 
 

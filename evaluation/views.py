@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from explain.models import Network
@@ -38,18 +39,41 @@ def _closed_page(request, study):
     return render(request, "evaluation/closed.html", {"study": study}, status=403)
 
 
+def _thanks_page(request, rater):
+    return render(request, "evaluation/thanks.html", {"study": rater.study, "progress": services.rater_progress(rater)})
+
+
+@never_cache
 def rater_home(request, token):
-    """Instructions, and a button to start or resume."""
+    """Instructions (how many tasks, how long), and a button to start or resume; the thank-you page
+    once nothing is left for this rater."""
     rater = _rater_or_404(token)
-    if rater.study.status != Study.Status.OPEN:
-        return _closed_page(request, rater.study)
+    study = rater.study
+    if study.status != Study.Status.OPEN:
+        return _closed_page(request, study)
+    progress = services.rater_progress(rater)
+    if progress["done"] and not services.has_task_left(rater):
+        return _thanks_page(request, rater)
+    seconds, recorded = services.seconds_per_task(study)
+    left = max(progress["total"] - progress["done"], 0)
     return render(
         request,
         "evaluation/instructions.html",
-        {"study": rater.study, "rater_token": rater.token, "progress": services.rater_progress(rater)},
+        {
+            "study": study,
+            "rater_token": rater.token,
+            "progress": progress,
+            "tasks_left": left,
+            "seconds_per_task": round(seconds),
+            "minutes_left": max(round(left * seconds / 60), 1),
+            "times_recorded": recorded,
+        },
     )
 
 
+# Task pages are never stored by the browser: Back must fetch the rater's current task again rather than
+# show a submitted form (or restore its choices onto the next task).
+@never_cache
 def rater_task(request, token):
     """GET: the rater's current or next task. POST: store the answer, then on to the next."""
     rater = _rater_or_404(token)
@@ -62,15 +86,20 @@ def rater_task(request, token):
         return _closed_page(request, study)
     assignment = services.claim_next_assignment(rater)
     if assignment is None:
-        return render(request, "evaluation/thanks.html", {"study": study, "progress": services.rater_progress(rater)})
+        return _thanks_page(request, rater)
     return _task_page(request, rater, assignment)
 
 
-def _task_page(request, rater, assignment, error="", status=200):
+def _task_page(request, rater, assignment, error="", status=200, answers=None, prompt=None):
     return render(
         request,
         "evaluation/task.html",
-        {"task": services.task_context(assignment), "rater_token": rater.token, "error": error, "disabled": False},
+        {
+            "task": services.task_context(assignment, answers=answers, prompt=prompt),
+            "rater_token": rater.token,
+            "error": error,
+            "disabled": False,
+        },
         status=status,
     )
 
@@ -86,9 +115,11 @@ def _submit(request, rater):
         )
     try:
         services.submit_response(assignment, request.POST, source=Response.Source.LOCAL)
+    except services.ConsistencyPrompt as prompt:
+        return _task_page(request, rater, assignment, answers=request.POST, prompt=prompt)
     except services.SubmissionError as error:
         if assignment.status == Assignment.Status.RESERVED:
-            return _task_page(request, rater, assignment, error=str(error), status=400)
+            return _task_page(request, rater, assignment, error=str(error), status=400, answers=request.POST)
         return render(request, "evaluation/refused.html", {"rater_token": rater.token, "message": str(error)}, status=400)
     return redirect("evaluation:rater_task", token=rater.token)
 
@@ -134,6 +165,7 @@ def study_detail(request, name):
             "open_link": services.open_link(study) if study.open_link_token else "",
             "invited": [(r, services.rater_link(r)) for r in study.raters.filter(kind=Rater.Kind.INVITED)],
             "exclusions": services.active_exclusions(study).select_related("rater", "response", "created_by")[:50],
+            "rater_quality": services.rater_quality(study),
         },
     )
 

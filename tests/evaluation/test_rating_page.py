@@ -38,7 +38,7 @@ def test_form_fields_carry_only_opaque_tokens(client, rater):
     page = client.get(task_url(rater)).content.decode()
     assignment = Assignment.objects.get(rater=rater)
     slot_tokens = set(assignment.slots.values_list("token", flat=True))
-    allowed_names = {"task", "best", "uninterpretable", "none_fit", "csrfmiddlewaretoken"} | {f"rating-{t}" for t in slot_tokens}
+    allowed_names = {"task", "best", "uninterpretable", "none_fit", "visible_seconds", "csrfmiddlewaretoken"} | {f"rating-{t}" for t in slot_tokens}
     fields = re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)
     assert fields and {name for name, _ in fields} <= allowed_names
     for name, value in fields:
@@ -127,7 +127,7 @@ def test_rater_resumes_with_the_same_link_in_a_new_browser(rater):
 
     later = Client()  # no cookies: only the link is shared
     home = later.get(reverse("evaluation:rater_home", args=[rater.token])).content.decode()
-    assert "You have rated 1 of 6." in home and "Continue" in home
+    assert "You have done 1 of up to 6 tasks" in home and "Continue" in home
     page = later.get(task_url(rater)).content.decode()
     assert "2 of 6" in page
     assert read_task(page)["slots"] == second_task["slots"]  # the reserved task, in the same order

@@ -33,6 +33,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--probe", default=None, help="Probing set whose top images are shown (default: first recorded).")
         parser.add_argument("--no-best", action="store_true", help="Do not ask which description is best.")
+        parser.add_argument(
+            "--attention-checks", type=int, default=0, metavar="N",
+            help="One attention-check task in every N tasks a rater gets (e.g. 10; default 0 = none).",
+        )
+        parser.add_argument(
+            "--consistency-prompt", action="store_true",
+            help="Before storing a best pick rated below another description, point it out to the rater.",
+        )
         parser.add_argument("--title", default="")
         parser.add_argument("--instructions", default="")
         parser.add_argument("--status", choices=["draft", "open", "paused", "closed"], default="open")
@@ -63,6 +71,8 @@ class Command(BaseCommand):
                 probe=options["probe"],
                 status=options["status"],
                 owner=owner,
+                attention_check_every=options["attention_checks"],
+                consistency_prompt=options["consistency_prompt"],
             )
         except StudyError as error:
             raise CommandError(str(error)) from None

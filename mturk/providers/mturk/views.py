@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -50,6 +51,7 @@ def _external_submit_url(turk_submit_to):
 # assignment takes the CSRF token's place: a forged post cannot name an assignment it was not given.
 @frameable_by_mturk
 @csrf_exempt
+@never_cache
 @require_http_methods(["GET", "POST"])
 def mturk_task(request, hit_token):
     hit = get_object_or_404(Hit.objects.select_related("publication__study", "study_neuron"), request_token=hit_token)
@@ -71,7 +73,7 @@ def mturk_task(request, hit_token):
         return render(request, "mturk/submitted.html", base)
 
     rater = rating.get_or_create_rater(study, Rater.Kind.MTURK, worker_id)
-    if Response.objects.filter(rater=rater, study_neuron=hit.study_neuron).exists():
+    if Response.objects.filter(rater=rater, study_neuron=hit.study_neuron, is_check=False).exists():
         return render(request, "mturk/already_answered.html", base, status=409)
 
     if request.method == "GET":
@@ -87,15 +89,18 @@ def mturk_task(request, hit_token):
     assignment = get_object_or_404(Assignment, pk=claim["assignment"], rater=rater, study_neuron=hit.study_neuron)
     try:
         rating.submit_response(assignment, request.POST, source=Response.Source.MTURK, external_id=assignment_id)
+    except rating.ConsistencyPrompt as prompt:
+        return _render_form(request, base, assignment, assignment_id, worker_id, prompt=prompt)
     except rating.SubmissionError as error:
         return _render_form(request, base, assignment, assignment_id, worker_id, error=str(error), status=400)
     return render(request, "mturk/submitted.html", base)
 
 
-def _render_form(request, base, assignment, assignment_id, worker_id, error="", status=200):
+def _render_form(request, base, assignment, assignment_id, worker_id, error="", status=200, prompt=None):
+    answers = request.POST if request.method == "POST" else None
     context = {
         **base,
-        "task": rating.task_context(assignment),
+        "task": rating.task_context(assignment, answers=answers, prompt=prompt),
         "preview": False,
         "claim": sign_claim(assignment, assignment_id),
         "worker_id": worker_id,

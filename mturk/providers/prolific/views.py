@@ -4,6 +4,7 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from evaluation import services as rating
@@ -47,17 +48,18 @@ def _session(session_id):
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def task(request, session_id):
     session = _session(session_id)
     batch_size = session.publication.prolific_design.batch_size
-    done_count = Response.objects.filter(rater=session.rater).count()
+    done_count = Response.objects.filter(rater=session.rater, is_check=False).count()
     if done_count >= batch_size or session.completed_at:
         return redirect("prolific:done", session_id=session_id)
     assignment = rating.claim_next_assignment(session.rater)
     if assignment is None:
         return redirect("prolific:done", session_id=session_id)
-    error = ""
+    error, answers, prompt = "", None, None
     if request.method == "POST":
         claim = read_claim(request.POST.get("claim"), 24 * 3600)
         if not claim or claim["external_id"] != session_id:
@@ -65,16 +67,18 @@ def task(request, session_id):
         posted = get_object_or_404(Assignment, pk=claim["assignment"], rater=session.rater)
         try:
             rating.submit_response(posted, request.POST, source=Response.Source.PROLIFIC, external_id=session_id)
+        except rating.ConsistencyPrompt as prompt_:
+            prompt, answers, assignment = prompt_, request.POST, posted
         except rating.SubmissionError as error_:
-            error = str(error_)
-            assignment = posted
+            error, answers, assignment = str(error_), request.POST, posted
         else:
             return redirect("prolific:task", session_id=session_id)
     context = {
-        "task": rating.task_context(assignment),
+        "task": rating.task_context(assignment, answers=answers, prompt=prompt),
         "session": session,
-        "progress_done": done_count,
-        "progress_total": batch_size,
+        # Checks count on the page like any task, so the counter never gives one away.
+        "progress_done": Response.objects.filter(rater=session.rater).count(),
+        "progress_total": batch_size + rating.checks_planned(batch_size, session.publication.study.attention_check_every),
         "claim": sign_claim(assignment, session_id),
         "error": error,
         "action_url": reverse("prolific:task", args=[session_id]),

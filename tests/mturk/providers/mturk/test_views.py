@@ -72,6 +72,7 @@ def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothin
     response = Response.objects.get()
     assert (response.source, response.external_id, response.rater.external_id) == ("mturk", params["assignmentId"], "WORKERA")
     assert response.ratings.count() == 3 and response.is_valid
+    assert response.shown_at is not None and response.seconds >= 0  # time on task for MTurk answers too
     assert done.status_code == 200
     body = done.content.decode()
     assert 'action="https://workersandbox.mturk.com/mturk/externalSubmit"' in body
@@ -97,6 +98,10 @@ def test_an_invalid_form_is_refused_with_its_reason_and_nothing_is_stored(client
     assert page.status_code == 400
     assert "description 2 has no rating" in page.content.decode()
     assert Response.objects.count() == 0
+    # The refused form comes back with the worker's other choices still made.
+    kept = page.content.decode()
+    assert re.search(rf'name="rating-{task["slots"][0]}" value="5" required checked', kept)
+    assert re.search(rf'name="best" value="{task["slots"][0]}" required checked', kept)
 
 
 @pytest.mark.django_db

@@ -35,6 +35,8 @@ def test_a_participant_goes_from_the_entry_url_to_the_completion_code(client, pr
     assert 'url=https://app.prolific.com/submissions/complete?cc=C0DE1234' in html
     responses = Response.objects.filter(rater__external_id="PIDA")
     assert responses.count() == 2 and set(responses.values_list("source", "external_id")) == {("prolific", "SUB1")}
+    # Time on task, first shown to submitted, is recorded for Prolific answers as for any other.
+    assert all(r.shown_at is not None and r.seconds is not None and r.seconds >= 0 for r in responses)
     assert ParticipantSession.objects.get().completed_at is not None
 
 

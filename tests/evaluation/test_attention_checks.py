@@ -1,0 +1,165 @@
+"""Attention checks: the rule as plain functions, then a careful and a random rater played through a study."""
+import random
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from analysis.frames import ratings_frame
+from analysis.report import study_results
+from evaluation import checks
+from evaluation.models import Assignment, Response
+from evaluation.services import StudyError, create_study, invite_raters, rater_quality, study_progress
+from explain.models import Explanation, Method
+
+from .conftest import METHOD_NAMES, build_explained_network
+from .helpers import answer, read_task
+
+COLOURS = ["red", "blue", "green", "yellow", "purple", "orange", "pink", "brown", "black", "white"]
+SHAPES = ["circle", "square", "triangle", "star", "heart", "cross", "ring", "arrow", "moon", "diamond"]
+IMAGE_RE = re.compile(r'data-full="[^"]*/tiny-(\d+)[^"]*\.png"')
+
+
+def test_content_words_ignore_case_plurals_and_function_words():
+    assert checks.content_words("Red circles and a BLUE square") == {"red", "circle", "blue", "square"}
+    assert checks.content_words("glass") == {"glass"}
+
+
+def test_one_check_in_each_full_block_at_a_place_that_differs_between_raters():
+    every, real = 10, 27  # 27 real tasks: three blocks of nine real tasks and one check
+    for token in ("rater-a", "rater-b", "rater-c"):
+        due = [n for n in range(40) if checks.check_due(token, n, real, every)]
+        assert len(due) == checks.checks_planned(real, every) == 3
+        assert [n // every for n in due] == [0, 1, 2]
+    places = {tuple(n for n in range(40) if checks.check_due(f"r{i}", n, real, every)) for i in range(20)}
+    assert len(places) > 1
+
+
+def test_check_passes_only_with_decoys_rated_low_and_the_own_description_picked():
+    ratings = {"own": 4, "decoy1": 1, "decoy2": 2}
+    decoys = ["decoy1", "decoy2"]
+    assert checks.check_passed(ratings, decoys, "own", "own", ask_best=True, none_fit=False)
+    assert not checks.check_passed({**ratings, "decoy2": 3}, decoys, "own", "own", ask_best=True, none_fit=False)
+    assert not checks.check_passed(ratings, decoys, "own", "decoy1", ask_best=True, none_fit=False)
+    # "None of the descriptions fit" is an honest answer when the own description is poor.
+    assert checks.check_passed({**ratings, "own": 1}, decoys, "own", "decoy1", ask_best=True, none_fit=True)
+    assert checks.check_passed(ratings, decoys, "own", None, ask_best=False, none_fit=False)
+
+
+def concept(unit):
+    return f"{COLOURS[unit]} {SHAPES[unit]}"
+
+
+def build_concept_network():
+    """Ten units, each with four images of its own (unit u shows probe images u..u+3) and one concept:
+    netdissect names its colour, clip-dissect its colour and shape, the shuffled control another unit's."""
+    network = build_explained_network(layers=("layer1",), units_per_layer=10, images=40, top_k=4)
+    Method.objects.filter(name="shuffled-control").update(kind=Method.Kind.CONTROL)
+    for explanation in Explanation.objects.select_related("method", "neuron"):
+        unit = explanation.neuron.unit
+        explanation.text = {
+            "netdissect": COLOURS[unit],
+            "clip-dissect-annotations": concept(unit),
+            "shuffled-control": concept((unit + 5) % 10),
+        }[explanation.method.name]
+        explanation.save()
+    return network
+
+
+def careful_answer(page, task):
+    """Rate as someone who looks: the unit is known from its first image; a description naming the unit's
+    colour or shape gets 5, any other 1; the best pick is the highest rated."""
+    unit = int(IMAGE_RE.search(page).group(1))
+    words = checks.content_words(concept(unit))
+    values = [5 if checks.content_words(text) & words else 1 for text in task["texts"]]
+    return answer(task, values=values, best_index=values.index(max(values)))
+
+
+def random_answer(rng):
+    def play(page, task):
+        return answer(task, values=[rng.randint(1, 5) for _ in task["slots"]], best_index=rng.randrange(len(task["slots"])))
+
+    return play
+
+
+def play_through(rater, choose):
+    client = Client()
+    url = reverse("evaluation:rater_task", args=[rater.token])
+    for _ in range(100):
+        page = client.get(url).content.decode()
+        task = read_task(page)
+        if task["task"] is None:
+            return page
+        assert client.post(url, choose(page, task)).status_code == 302
+    raise AssertionError("the rater never finished")
+
+
+@pytest.mark.django_db
+def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_reaches_a_table():
+    network = build_concept_network()
+    study = create_study("checked", network=network, methods=METHOD_NAMES, per_layer=10, raters_per_neuron=2,
+                         images_per_task=4, attention_check_every=3)
+    careful, careless = invite_raters(study, 2)
+
+    assert "Thank you" in play_through(careful, careful_answer)
+    assert "Thank you" in play_through(careless, random_answer(random.Random(3)))
+
+    quality = {row["rater"].pk: row for row in rater_quality(study)}
+    assert quality[careful.pk]["checks"] == 5 and quality[careful.pk]["check_pass_rate"] == 1.0
+    assert quality[careless.pk]["checks"] == 5 and quality[careless.pk]["checks_passed"] <= 2
+    assert all(row["answers"] == 10 for row in quality.values())
+    researcher = Client()
+    researcher.force_login(User.objects.create_superuser("lead", password="x"))
+    study_page = researcher.get(reverse("evaluation:study_detail", args=[study.name])).content.decode()
+    assert "Attention checks passed" in study_page and "5 / 5 (100%)" in study_page
+
+    # Checks never count: not in progress, not in the tidy frame, not in any table.
+    checks_stored = Response.objects.filter(is_check=True)
+    assert checks_stored.count() == 10 and Response.objects.filter(is_check=False).count() == 20
+    assert study_progress(study)["responses"] == 20
+    frame = ratings_frame(study)
+    assert frame["response_id"].nunique() == 20 and len(frame) == 60
+    assert not set(frame["response_id"].astype(str)) & {str(pk) for pk in checks_stored.values_list("pk", flat=True)}
+    table, _, _ = study_results(study, n_resamples=50)
+    # One layer: every row (per layer and overall, per method) counts the 20 real answers and nothing else.
+    assert len(table) == 2 * 3 and ((table["n_valid"] + table["n_invalid"]) == 20).all()
+
+
+@pytest.mark.django_db
+def test_a_check_looks_like_a_task_and_its_decoys_share_no_word_or_image_with_the_neuron():
+    network = build_concept_network()
+    study = create_study("looks", network=network, methods=METHOD_NAMES, per_layer=10, images_per_task=4,
+                         attention_check_every=2)
+    rater = invite_raters(study, 1)[0]
+    client = Client()
+    url = reverse("evaluation:rater_task", args=[rater.token])
+    pages = []
+    for _ in range(2):
+        page = client.get(url).content.decode()
+        pages.append(page)
+        client.post(url, careful_answer(page, read_task(page)))
+
+    check = Assignment.objects.get(is_check=True)
+    check_page = pages[[a.is_check for a in Assignment.objects.order_by("reserved_at")].index(True)]
+    task = read_task(check_page)
+    assert len(task["slots"]) == 3 and check_page.count("<img src=") == 4
+    assert "check" not in check_page.lower().replace("checkbox", "").replace("checked", "")
+    own_words = set().union(*(checks.content_words(i.text) for i in check.study_neuron.items.all()))
+    own_images = set(check.study_neuron.images.values_list("image_id", flat=True))
+    decoys = [slot.item for slot in check.slots.select_related("item__study_neuron") if slot.item.study_neuron_id != check.study_neuron_id]
+    assert len(decoys) == 2
+    for decoy in decoys:
+        assert not checks.content_words(decoy.text) & own_words
+        assert not set(decoy.study_neuron.images.values_list("image_id", flat=True)) & own_images
+        assert decoy.method.kind != Method.Kind.CONTROL
+
+
+@pytest.mark.django_db
+def test_a_study_whose_material_allows_no_check_is_refused_with_checks_on():
+    network = build_explained_network(layers=("layer1",), units_per_layer=3)  # every unit shares images
+    with pytest.raises(StudyError, match="attention checks need"):
+        create_study("nochecks", network=network, methods=METHOD_NAMES, per_layer=3, attention_check_every=5)
+    with pytest.raises(StudyError, match="N >= 2"):
+        create_study("everytask", network=network, methods=METHOD_NAMES, per_layer=3, attention_check_every=1)
