@@ -10,6 +10,7 @@ from .assignment import (
     lock_study,
     rater_progress,
 )
+from .checks import checks_planned
 from .errors import AlreadyAnswered, ConsistencyPrompt, StudyError, SubmissionError
 from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
 from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
@@ -32,7 +33,7 @@ from .task import (
 )
 
 __all__ = [
-    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "BEST_QUESTION", "change_status", "ConsistencyPrompt",
+    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
     "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "has_task_left", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",

@@ -8,8 +8,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from analysis.ratings_io import export_ratings
 from evaluation.models import Rater, Response, Study
 from evaluation.services import create_study, invite_raters
 
@@ -231,7 +233,7 @@ def test_consistency_prompt_lets_the_rater_change_the_best_pick(live_server, bro
     assert response.is_valid and response.consistency_prompt.startswith("You picked description 1")
 
 
-def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live_server, browser, study):
+def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live_server, browser, study, tmp_path):
     from selenium.webdriver.common.by import By
 
     rater = invite_raters(study, 1)[0]
@@ -282,6 +284,11 @@ def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live
         submit(browser)
     assert "Thank you" in browser.page_source
     pages["thank you"] = axe_violations(browser)
+    # The study, rated through the pages, exports a positive time on task for every response.
+    export_ratings(study, tmp_path / "ratings.csv")
+    exported = pd.read_csv(tmp_path / "ratings.csv")
+    assert exported["response_id"].nunique() == 4 and len(exported) == 12
+    assert (exported["seconds"] > 0).all() and exported["visible_seconds"].between(0, exported["seconds"]).all()
     browser.get(home)
     assert "Thank you" in browser.page_source and "Continue" not in browser.page_source
     browser.get(f"{live_server.url}/r/{invite_raters(study, 1)[0].token}/task/")
