@@ -1,0 +1,82 @@
+"""The crowd workers' rating pages (MTurk frame, Prolific session) in headless Chromium: axe-core clean at desktop
+and phone widths, and the worker's choices kept when an answer is refused."""
+import pytest
+
+from tests.evaluation.test_rating_page_browser import (  # noqa: F401  (browser is a fixture)
+    SIZES,
+    axe_violations,
+    browser,
+    checked_values,
+    click_answers,
+    pytestmark,
+    submit,
+)
+
+from tests.mturk.providers.prolific.conftest import drafted
+
+FRAME = {"assignmentId": "3ASSIGNMENT0000000000000000001", "workerId": "WORKERA",
+         "turkSubmitTo": "https://workersandbox.mturk.com"}
+
+
+@pytest.fixture
+def hit(transactional_db, crowd_study):
+    from mturk.models import Hit, Publication
+    from mturk.publications import open_publication
+
+    publication = open_publication(crowd_study, Publication.Provider.MTURK)
+    return Hit.objects.create(
+        publication=publication, study_neuron=publication.study.study_neurons.order_by("order").first(),
+        request_token="ne-hit0", hit_id="3NEURONHIT00000000000000000000", max_assignments=3, status=Hit.Status.PUBLISHED,
+    )
+
+
+def query(params):
+    return "&".join(f"{key}={value}" for key, value in params.items())
+
+
+def test_mturk_preview_and_task_pages_are_clean_under_axe(live_server, browser, hit):
+    from selenium.webdriver.common.by import By
+
+    url = f"{live_server.url}/mturk/task/{hit.request_token}/"
+    found = {}
+    for size, dimensions in SIZES.items():
+        browser.set_window_size(*dimensions)
+        browser.get(f"{url}?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId={hit.hit_id}")
+        found[f"preview ({size})"] = axe_violations(browser)
+        browser.get(f"{url}?{query({**FRAME, 'hitId': hit.hit_id})}")
+        found[f"task ({size})"] = axe_violations(browser)
+    browser.execute_script("document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    click_answers(browser, [5], best=0)
+    chosen = checked_values(browser)
+    submit(browser)
+    assert "description 2 has no rating" in browser.find_element(By.CSS_SELECTOR, ".error").text
+    assert checked_values(browser) == chosen
+    found["task, answer refused (phone)"] = axe_violations(browser)
+    assert {page: violations for page, violations in found.items() if violations} == {}
+
+
+@pytest.fixture
+def prolific_publication(transactional_db, crowd_study):
+    from decimal import Decimal
+
+    from mturk.models import ProlificDesign, Publication
+
+    publication = Publication.objects.create(
+        study=crowd_study, provider=Publication.Provider.PROLIFIC, reward=Decimal("0.50"), title="Rate descriptions",
+        description="Rate how well short descriptions fit sets of images.",
+    )
+    ProlificDesign.objects.create(publication=publication, batch_size=2, estimated_minutes=5, completion_code="C0DE1234")
+    return drafted(publication)
+
+
+def test_prolific_task_page_is_clean_under_axe(live_server, browser, prolific_publication):
+    browser.get(
+        f"{live_server.url}/prolific/{prolific_publication.pk}/start/?PROLIFIC_PID=PIDA&STUDY_ID=STUDY1&SESSION_ID=SUB1"
+    )
+    found = {}
+    for size, dimensions in SIZES.items():
+        browser.set_window_size(*dimensions)
+        browser.refresh()
+        assert "1 of 2" in browser.find_element("css selector", ".task-header").text
+        found[f"task ({size})"] = axe_violations(browser)
+    assert {page: violations for page, violations in found.items() if violations} == {}
