@@ -298,6 +298,9 @@ def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live
     Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
     browser.get(home)
     pages["study closed"] = axe_violations(browser)
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.PAUSED)
+    browser.get(home)
+    pages["study paused"] = axe_violations(browser)
 
     assert {page: found for page, found in pages.items() if found} == {}
     assert Rater.objects.count() == 2
