@@ -1,6 +1,10 @@
 """Attention checks: the rule as plain functions, then a careful and a random rater played through a study."""
+import io
+import json
 import random
 import re
+
+import pandas as pd
 
 import pytest
 from django.contrib.auth.models import User
@@ -8,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from analysis.frames import ratings_frame
-from analysis.report import study_results
+from analysis.report import build_report
+from analysis.services import comparison_for_study
 from evaluation import checks
 from evaluation.models import Assignment, Response
 from evaluation.services import StudyError, create_study, invite_raters, rater_quality, study_progress
@@ -122,9 +127,13 @@ def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_r
     frame = ratings_frame(study)
     assert frame["response_id"].nunique() == 20 and len(frame) == 60
     assert not set(frame["response_id"].astype(str)) & {str(pk) for pk in checks_stored.values_list("pk", flat=True)}
-    table, _, _ = study_results(study, n_resamples=50)
+    table = comparison_for_study(study, by_layer=True, n_resamples=50)
     # One layer: every row (per layer and overall, per method) counts the 20 real answers and nothing else.
     assert len(table) == 2 * 3 and ((table["n_valid"] + table["n_invalid"]) == 20).all()
+    report = build_report(study, n_resamples=50)
+    assert json.loads(report["summary.json"])["responses"] == 20
+    downloaded = pd.read_csv(io.BytesIO(report["responses.csv"]))
+    assert downloaded["response_id"].nunique() == 20 and len(downloaded) == 60
 
 
 @pytest.mark.django_db
