@@ -120,7 +120,7 @@ def test_preview_shows_the_rating_page_without_method_names_and_escaped(browser,
     page = browser.get(reverse("evaluation:study_preview", args=["previewed"]) + "?n=2").content.decode()
     assert "Neuron 2 of 2" in page and "nothing can be submitted" in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; stripes" in page and "<script>alert" not in page
-    body = page.split('<div class="rating-task">')[1]
+    body = page.split('<div class="rating-task"')[1]
     for method in METHOD_NAMES:
         assert method not in body
     assert body.count(" disabled") >= 5 * 3
