@@ -3,8 +3,9 @@ from django.core.management.base import BaseCommand, CommandError
 from analysis.agreement import AGREEMENT_RESAMPLES, metric_agreement
 from analysis.frames import metric_scores_frame, ratings_frame
 from analysis.tables import FORMATS, render_frame
+from explain.lookups import comma_list
 
-from ._options import add_selection_arguments, selection_from, split_list, study_from
+from ._options import add_selection_arguments, selection_from, study_from
 
 
 class Command(BaseCommand):
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         if used.empty:
             raise CommandError(f"study {study.name!r} has no ratings to compare with (with these options)")
         scores = metric_scores_frame(study)
-        wanted = split_list(options["metrics"])
+        wanted = comma_list(options["metrics"])
         if wanted:
             unknown = sorted(set(wanted) - set(scores["metric"]))
             if unknown:

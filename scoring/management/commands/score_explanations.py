@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from explain.lookups import comma_list
 from foundation.errors import FoundationUnavailable
 from scoring import cosy_jobs, faithfulness_jobs, jobs, people_concepts
 from scoring.cosy import CosyParams
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--bertscore-layers", type=int, default=None)
 
     def handle(self, *args, **options):
-        chosen = list(dict.fromkeys(name.strip() for name in options["metric"].split(",") if name.strip()))
+        chosen = list(dict.fromkeys(comma_list(options["metric"])))
         known = [*jobs.EMBEDDING_METRICS, "simulation", "cosy", *faithfulness_jobs.FAITHFULNESS_METRICS, "faithfulness"]
         unknown = [name for name in chosen if name not in known]
         if unknown or not chosen:
