@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evaluation.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -179,6 +180,11 @@ API_SERVER_FOLDERS = [
 
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
+# New raters one client address may start per window on the anonymous entry points (open link,
+# Prolific start, MTurk task): enough for a lab sharing one address, too few to reserve a study away.
+# Counted in Django's cache: set CACHES to a shared cache (redis) when running several processes.
+NEW_RATERS_PER_CLIENT = env_int("NEURONEVAL_NEW_RATERS_PER_CLIENT", 20)
+NEW_RATERS_WINDOW_SECONDS = env_int("NEURONEVAL_NEW_RATERS_WINDOW", 3600)
 
 # Foundation models, by public id, and their knobs; loaded lazily by the `foundation` package.
 FOUNDATION = {

@@ -11,3 +11,12 @@ class SubmissionError(Exception):
 
 class AlreadyAnswered(SubmissionError):
     """The rater has already answered this neuron."""
+
+
+class NothingLeft(SubmissionError):
+    """No place is free for this rater now; `retry_in_seconds` says when a reservation runs out
+    (None: every place is answered, nothing will free up)."""
+
+    def __init__(self, message, retry_in_seconds=None):
+        super().__init__(message)
+        self.retry_in_seconds = retry_in_seconds

@@ -188,6 +188,11 @@ class Response(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.LOCAL)
     external_id = models.CharField(max_length=200, blank=True, help_text="MTurk assignmentId, Prolific submission, imported id.")
     submitted_at = models.DateTimeField()
+    verified = models.BooleanField(
+        default=True,
+        help_text="False for an answer from a crowd frame until the provider confirms that worker did that work "
+        "(MTurk: harvest). Unverified answers count toward no cap and are left out of tables by default.",
+    )
 
     class Meta:
         ordering = ["submitted_at", "pk"]

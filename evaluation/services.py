@@ -3,8 +3,8 @@
 Views, management commands and the crowd providers (MTurk, Prolific) are thin
 wrappers around these functions; each lives in the module of its concern.
 """
-from .assignment import claim_assignment_for_neuron, claim_next_assignment, lock_study, rater_progress
-from .errors import AlreadyAnswered, StudyError, SubmissionError
+from .assignment import claim_assignment_for_neuron, claim_next_assignment, lock_study, rater_progress, retry_in_seconds
+from .errors import AlreadyAnswered, NothingLeft, StudyError, SubmissionError
 from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
 from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
@@ -26,7 +26,7 @@ from .task import (
 )
 
 __all__ = [
-    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "BEST_QUESTION", "change_status",
+    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status",
     "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",

@@ -21,6 +21,7 @@ from . import lifecycle, services
 from .forms import StudyBuilderForm
 from .models import Assignment, Rater, Response, Study, StudyNeuron
 from .panels import render_panels
+from .entry_limits import allow_new_rater, refusal_message
 from .permissions import get_visible_study_or_404, studies_visible_to
 
 # --------------------------------------------------------------------------- raters
@@ -62,7 +63,11 @@ def rater_task(request, token):
         return _closed_page(request, study)
     assignment = services.claim_next_assignment(rater)
     if assignment is None:
-        return render(request, "evaluation/thanks.html", {"study": study, "progress": services.rater_progress(rater)})
+        progress = services.rater_progress(rater)
+        wait = services.retry_in_seconds(rater)
+        if wait is not None:
+            return render(request, "evaluation/all_taken.html", {"study": study, "progress": progress, "minutes": -(-wait // 60)})
+        return render(request, "evaluation/thanks.html", {"study": study, "progress": progress})
     return _task_page(request, rater, assignment)
 
 
@@ -101,6 +106,8 @@ def open_link(request, open_token):
     session_key = f"open-rater-{study.pk}"
     rater = Rater.objects.filter(study=study, token=request.session.get(session_key, "")).first()
     if rater is None:
+        if not allow_new_rater(request):
+            return render(request, "evaluation/limited.html", {"message": refusal_message()}, status=429)
         if not request.session.session_key:
             request.session.save()
         rater = services.get_or_create_rater(study, Rater.Kind.OPEN, f"browser-{services.new_rater_token()}")
