@@ -7,9 +7,13 @@ of input would otherwise reach the database or the form decoder and fail there w
   string, a cookie or a form field;
 - forms sent in another charset than UTF-8 (every form here is UTF-8; a UTF-16 body decodes to
   nonsense or fails half way).
+
+The REST API under /api/ is left to its own parsers, which answer in problem-details JSON.
 """
 from django.http import HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
 
+EXEMPT_PREFIXES = ("/api/",)
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ACCEPTED_CHARSETS = {"utf-8", "utf8"}
 
@@ -30,6 +34,8 @@ class HostileInputMiddleware:
 
     @staticmethod
     def refusal(request):
+        if request.path.startswith(EXEMPT_PREFIXES):
+            return ""
         if "\x00" in request.path or _has_nul(request.GET.keys()) or _has_nul(v for _, vs in request.GET.lists() for v in vs):
             return "The address contains a NUL character; nothing was stored."
         if _has_nul(request.COOKIES.values()):
@@ -45,6 +51,8 @@ class HostileInputMiddleware:
                 fields = [(key, value) for key, values in request.POST.lists() for value in values]
             except UnicodeDecodeError:
                 return "The form is not valid UTF-8; nothing was stored."
+            except MultiPartParserError:
+                return "The form's multipart body is malformed; nothing was stored."
             if _has_nul(key for key, _ in fields) or _has_nul(value for _, value in fields if isinstance(value, str)):
                 return "A form field contains a NUL character; nothing was stored."
         return ""
