@@ -11,6 +11,12 @@ The paper's steps, as NetDissect-Lite implements them:
    sum(intersection) / sum(union).
 4. Label = the concept of highest IoU. Units whose best IoU is below 0.04
    keep that label but are marked below threshold.
+5. Dead units: a unit whose IoU is 0 with every concept (it never fires, or
+   fires only where nothing is annotated) gets no label at all: no record, so
+   no explanation row. NetDissect-Lite does the same in effect: its argmax
+   falls on label 0, Broden's unlabelled placeholder "-". Here concept 0 is
+   a real concept, so labelling the unit with it would invent a detector.
+   `dead_units` lists them so callers can report every unit as handled.
 
 NetDissect-Lite's union has one detail worth keeping for comparability: the
 unit's active pixels of an image count towards the union of a concept only
@@ -147,6 +153,11 @@ def best_concepts(iou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, iou[np.arange(iou.shape[0]), best]
 
 
+def dead_units(iou: np.ndarray) -> np.ndarray:
+    """Units whose IoU is 0 with every concept: they get no label."""
+    return np.flatnonzero(~(iou > 0).any(axis=1))
+
+
 def dissect_layer(maps: np.ndarray, mask_source, n_images: int, concept_categories: Sequence[str], params=None):
     """IoU (n_units, n_concepts) and thresholds (n_units,) for one layer.
 
@@ -196,8 +207,11 @@ class NetDissect(ExplanationMethod):
             cache.maps(), lambda i: probe.concept_masks(rows[i]), len(rows), probe.concept_categories, params
         )
         best, best_iou = best_concepts(iou)
+        dead = set(dead_units(iou).tolist())
         records = []
         for unit in units:
+            if int(unit) in dead:
+                continue
             concept = int(best[unit])
             score = float(best_iou[unit])
             records.append(

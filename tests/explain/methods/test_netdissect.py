@@ -3,7 +3,15 @@ import pytest
 
 from explain.methods import get_method
 from explain.methods.base import MethodInput
-from explain.methods.netdissect import IoUTally, NetDissectParams, active_pixels, best_concepts, dissect_layer, quantile_thresholds
+from explain.methods.netdissect import (
+    IoUTally,
+    NetDissectParams,
+    active_pixels,
+    best_concepts,
+    dead_units,
+    dissect_layer,
+    quantile_thresholds,
+)
 
 from .fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
 
@@ -126,3 +134,25 @@ def test_batching_images_does_not_change_the_iou():
 
     np.testing.assert_allclose(run(1), run(64))
     np.testing.assert_allclose(run(7), run(64))
+
+
+# -- dead units (IoU 0 with every concept) get no label -------------------------
+
+
+def test_a_unit_with_zero_iou_for_every_concept_is_dead():
+    iou = np.array([[0.0, 0.2, 0.0], [0.0, 0.0, 0.0], [0.01, 0.0, 0.0]])
+
+    assert dead_units(iou).tolist() == [1]
+
+
+def test_dead_units_get_no_record_while_live_ones_keep_their_label():
+    probe = blocks_probe()
+    maps = maps_firing_on(probe, concept=probe.concept_names.index("disc"))
+    maps[:, 2] = 0.0  # never fires: threshold 0, no pixel above it
+    cache = ArrayActivationCache("conv2", maps, probe.image_ids)
+
+    records = get_method("netdissect").explain(MethodInput(None, None, probe, cache), units=range(6))
+
+    assert [r.unit for r in records] == [0, 1, 3, 4, 5]
+    assert records[0].text == "disc"
+    assert all(r.score > 0 for r in records)
