@@ -11,11 +11,34 @@ class Network(models.Model):
         max_length=500, blank=True, help_text="Local state-dict path, 'torchvision:<weights enum>', or blank for imported-only."
     )
     class_names = models.JSONField(default=list, blank=True)
+    preprocessing = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Empty: as the weights expect (torchvision weights' transforms, e.g. resize 256 / center-crop 224). "
+        'Else {"resize": 256, "crop": 224} or {"squash": 224}, optional "mean", "std", "interpolation".',
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from explain.networks import NetworkError, check_preprocessing, resolve_architecture
+
+        errors = {}
+        try:
+            resolve_architecture(self.architecture)
+        except NetworkError as error:
+            errors["architecture"] = str(error)
+        try:
+            check_preprocessing(self.preprocessing)
+        except NetworkError as error:
+            errors["preprocessing"] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self):
         return self.name
