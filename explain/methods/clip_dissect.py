@@ -111,8 +111,9 @@ def wpmi(concept_activations, unit_activations, params: WPMIParams | None = None
 # group is sized so the product cannot fall below it (float32's smallest normal is ~1.2e-38).
 _SMALLEST_PRODUCT = 1e-30
 _MAX_GROUP = 16
-# Factors gathered per step on a CPU (ranks of a group x units x concepts): few, mid-sized tensor ops.
-_CPU_STEP_ELEMENTS = 1 << 21
+# Factors gathered per step on a CPU (ranks of a group x units x concepts, 32 MiB): few large tensor ops,
+# which on a shared, oversubscribed CPU beat many cache-sized ones (each op is a thread barrier).
+_CPU_STEP_ELEMENTS = 1 << 23
 
 
 def _pointwise_mutual_information(
@@ -159,7 +160,7 @@ def _pointwise_mutual_information(
                 f = factors[: (r1 - r0) * (u1 - u0)]
                 torch.index_select(block, 0, examples[r0:r1, u0:u1].reshape(-1), out=f)
                 f = f.view(r1 - r0, u1 - u0, c1 - c0)
-                f.mul_(q[r0:r1]).add_(offset[r0:r1])
+                torch.addcmul(offset[r0:r1], f, q[r0:r1], out=f)  # 1 - q + q x + min_prob, one pass
                 prod = product[: u1 - u0]
                 torch.prod(f, dim=0, out=prod)
                 out.add_(prod.log_())
