@@ -20,8 +20,15 @@ The paper's steps:
    - score = log p(c | examples) - lambda log p(c), lambda = 1.
 4. Label = concept of highest score; the score is stored with it.
 
-`soft_wpmi` is written once, vectorised over all units of a layer (chunked
-only to bound memory), and knows nothing of where P came from.
+`soft_wpmi` and the reference's plain `wpmi` (its own function and defaults:
+top_k 28, a = 2, lambda 0.6, every top image a certain example) share one
+kernel that knows nothing of where P came from. It computes in float32 like the
+reference, over all units of a layer at once, one block of concepts at a time
+(the softmax is taken only on images that are some unit's example), and takes
+one log per group of factors instead of one per factor (the group is sized so
+the product cannot underflow): same formula, same labels as a per-unit loop,
+several times faster, and memory bounded by `max_chunk_elements` instead of a
+copy of P. With a CUDA device (`default_device()`) it runs there.
 """
 from __future__ import annotations
 
