@@ -195,6 +195,31 @@ def build_preprocess(spec: dict):
     )
 
 
+def effective_preprocessing(network, model: nn.Module | None = None) -> dict:
+    """The preprocessing spec a Network row runs with: its override, else what its weights expect."""
+    if network.preprocessing:
+        return check_preprocessing(network.preprocessing)
+    return weights_preprocessing(network.architecture, network.weights_source.strip(), model)
+
+
+def visible_region(height: int, width: int, spec: dict) -> tuple[int, int, int, int] | None:
+    """(top, left, bottom, right) of an image of this size that the network sees after `spec`'s resize and
+    center crop, in the image's own pixels; None when it sees the whole image (squash, no crop)."""
+    if not spec or "squash" in spec or "crop" not in spec:
+        return None
+    scale = spec["resize"] / min(height, width)
+    resized_h, resized_w = (spec["resize"], int(spec["resize"] * width / height)) if height <= width else (
+        int(spec["resize"] * height / width), spec["resize"])
+    crop = spec["crop"]
+    if crop > resized_h or crop > resized_w:
+        return None
+    top, left = int(round((resized_h - crop) / 2.0)), int(round((resized_w - crop) / 2.0))
+    return (
+        int(round(top / scale)), int(round(left / scale)),
+        min(height, int(round((top + crop) / scale))), min(width, int(round((left + crop) / scale))),
+    )
+
+
 def network_preprocess(network, model: nn.Module | None = None):
     """The preprocess of a Network row: its override, else what its weights expect."""
     if network.preprocessing:
