@@ -185,7 +185,7 @@ def test_masks_are_cut_to_the_visible_region_and_concepts_outside_it_dropped():
 def test_a_center_cropping_network_is_dissected_against_what_it_saw():
     from explain.models import Network
 
-    from .method_fixtures import ArrayProbeSet
+    from .fixtures import ArrayProbeSet
 
     corner, far = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
     corner[4:12, 4:12] = True  # the top-left cell of a 7x7 map over the visible 56x56 region
