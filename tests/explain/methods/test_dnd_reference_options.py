@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from explain.methods.dnd import DnDConfig, clean_candidates, dnd_config
+from explain.methods import get_method
+from explain.methods.dnd import DnDConfig, clean_candidates
 from explain.methods.dnd_crops import attention_boxes, crop_images
 from explain.methods.dnd_scoring import concept_ranks, descending_order, order_concepts
 
@@ -112,6 +113,7 @@ def test_reference_cleanup_looks_for_the_vague_word_before_stripping_the_period(
 def test_options_are_named_fields_with_project_defaults_and_bad_values_are_refused():
     config = DnDConfig()
     assert (config.crop_heatmap, config.ties, config.candidate_cleanup) == ("project", "project", "project")
-    assert dnd_config({"ties": "reference", "crop_heatmap": "reference"}).ties == "reference"
+    parsed = get_method("dnd").parse_params({"ties": "reference", "crop_heatmap": "reference"})
+    assert (parsed.ties, parsed.crop_heatmap) == ("reference", "reference")
     with pytest.raises(ValueError, match="ties='lower'"):
         DnDConfig(ties="lower")
