@@ -18,8 +18,8 @@ COPY requirements.txt .
 RUN pip install --upgrade pip && pip install -r requirements.txt ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}
 
 COPY . .
-# The build-time key only signs nothing: collectstatic needs settings to load.
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+# collectstatic needs settings to load: a random throwaway key (a kept one would be baked into the image).
+RUN DJANGO_SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(64))") python manage.py collectstatic --noinput \
     && useradd --create-home --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
 USER app
 VOLUME ["/app/var"]

@@ -13,6 +13,8 @@ from evaluation.services import create_study, invite_raters
 from .conftest import METHOD_NAMES, build_explained_network
 from .helpers import answer, read_task
 
+pytestmark = pytest.mark.concurrency
+
 THREADS = 20
 K = 3
 

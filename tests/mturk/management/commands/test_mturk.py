@@ -10,6 +10,8 @@ from explain.models import Layer, Neuron
 from mturk.providers.mturk.fees import estimate_mturk_cost, mturk_assignment_fee
 from mturk.models import Hit, Publication
 
+pytestmark = pytest.mark.crowd
+
 
 def test_fee_is_20_percent_plus_20_for_big_hits_with_a_cent_minimum():
     assert mturk_assignment_fee(Decimal("0.08"), 3) == Decimal("0.02")  # 0.016 rounds half up

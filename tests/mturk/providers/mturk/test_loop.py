@@ -12,6 +12,8 @@ from tests.evaluation.helpers import answer, read_task
 
 from .test_publish import expected_create_hit, hit_answer, hit_id
 
+pytestmark = pytest.mark.crowd
+
 ASSIGNMENT = "3ASSIGNMENT0000000000000000001"
 WHEN = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 

@@ -13,6 +13,8 @@ from tests.mturk.conftest import fixed_hit_token
 from mturk.providers.mturk.provider import MTurkError, MTurkProvider
 from mturk.publications import open_publication
 
+pytestmark = pytest.mark.crowd
+
 EXPIRATION = datetime(2099, 12, 1, tzinfo=timezone.utc)
 REFERENCE_QUALIFICATIONS = [
     {"QualificationTypeId": "00000000000000000071", "Comparator": "EqualTo", "LocaleValues": [{"Country": "US"}]},

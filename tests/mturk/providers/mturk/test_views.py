@@ -10,6 +10,8 @@ from mturk.models import Hit, Publication
 from mturk.providers.mturk.provider import MTurkProvider
 from tests.evaluation.helpers import answer, read_task
 
+pytestmark = pytest.mark.crowd
+
 SANDBOX_SUBMIT = "https://workersandbox.mturk.com"
 CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')
 

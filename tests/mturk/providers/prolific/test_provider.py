@@ -15,6 +15,8 @@ from tests.mturk.helpers import answer_as_worker
 
 from .conftest import drafted
 
+pytestmark = pytest.mark.crowd
+
 API = "https://api.prolific.com/api/v1/"
 
 
