@@ -1,5 +1,4 @@
 """Rater pages (behind their link only) and researcher pages (behind login)."""
-import csv
 import itertools
 
 from django.contrib import messages
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_POST
 from explain.models import Network
 
 from . import lifecycle, services
+from .csv_cells import safe_csv_writer
 from .forms import StudyBuilderForm
 from .models import Assignment, Rater, Response, Study, StudyNeuron
 from .panels import render_panels
@@ -401,7 +401,7 @@ def study_responses_csv(request, name):
     """Every response, one row per rating, in the tidy ratings format `import_ratings` reads back
     (researchers only; streamed, so a large study is not held in memory)."""
     study = get_visible_study_or_404(request.user, name)
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = safe_csv_writer(_Echo(), lineterminator="\n")
     lines = itertools.chain([writer.writerow(services.TIDY_COLUMNS)], map(writer.writerow, services.tidy_rating_rows(study)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'
