@@ -23,7 +23,8 @@ def latex_escape(text) -> str:
 
 
 def markdown_escape(text) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A table cell Markdown shows as text: no raw HTML (renderers pass it through), no cell breaks."""
+    return html_escape(str(text), quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _is_missing(value) -> bool:

@@ -1,4 +1,6 @@
 """Records of the network side: what was probed, what fired, what each method said."""
+import re
+
 from django.db import models
 
 
@@ -135,6 +137,14 @@ class TopImage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["neuron", "dataset", "summary", "rank"], name="unique_top_image_rank"),
         ]
+
+
+def method_name_problem(name: str) -> str:
+    """Why a method name is refused ('' when it is fine): names are slugs (letters, digits, - and _)."""
+    if not re.fullmatch(r"[-a-zA-Z0-9_]+", name or "") or len(name) > 100:
+        return (f"method name {name!r} is not a slug: use at most 100 letters, digits, hyphens or "
+                "underscores (e.g. clip-dissect)")
+    return ""
 
 
 class Method(models.Model):

@@ -85,3 +85,25 @@ def test_table_csv_escapes_a_hostile_method_name_and_keeps_numbers(toy_study):
 
     comparison = render_comparison(comparison_for_study(toy_study, n_resamples=50), "csv")
     assert formula_cells(comparison) == []
+
+
+def test_markdown_and_html_tables_show_html_in_names_as_text():
+    import pandas as pd
+
+    table = pd.DataFrame({"method": ["<img src=x onerror=alert(1)>", "a|b"], "mean": [3.5, 2.0]})
+    markdown = render_frame(table, "md")
+    assert "<img" not in markdown and "&lt;img src=x onerror=alert(1)&gt;" in markdown and "a\\|b" in markdown
+    html = render_frame(table, "html")
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_ratings_import_refuses_a_method_name_that_is_not_a_slug(toy_study, tmp_path):
+    from django.core.management import CommandError
+
+    path = tmp_path / "ratings.csv"
+    call_command("export_ratings", "--study", toy_study.name, str(path))
+    text = path.read_text()
+    path.write_text(text.replace(",alpha,", ",<img src=x>,", 1))
+    with pytest.raises(CommandError, match=r"row 2: method '<img src=x>' is not a slug"):
+        call_command("import_ratings", str(path), "--study", "hostile", "--create")
+    assert not Study.objects.filter(name="hostile").exists()
