@@ -125,9 +125,20 @@ DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Passwords and request sizes (issue 11) ------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Form fields and JSON bodies are held in memory up to this size; larger bodies get 400. Uploaded files
+# above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file; the whole request is capped at the reverse
+# proxy (request_body max_size in deploy/Caddyfile), which Django itself does not do.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_MAX_FORM_BYTES", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_FILE_UPLOAD_MEMORY_BYTES", 2_621_440)
+# ------------------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

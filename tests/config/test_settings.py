@@ -78,3 +78,13 @@ def test_check_deploy_is_clean_for_an_https_site_with_a_real_key(tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "System check identified no issues (0 silenced)." in done.stdout
+
+
+def test_standard_password_validators_refuse_common_numeric_and_short_passwords():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ["password123", "12345678901", "short"]:
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("violet-harbour-lantern-42")
