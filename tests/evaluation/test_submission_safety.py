@@ -9,8 +9,6 @@ from evaluation.services import invite_raters
 
 from .helpers import answer, read_task
 
-pytestmark = pytest.mark.submission_safety
-
 
 class CaptureQueries:
     """The SQL a block runs (Django's CaptureQueriesContext, without the debug cursor's side effects on counts)."""
