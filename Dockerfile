@@ -18,12 +18,12 @@ COPY requirements.txt .
 RUN pip install --upgrade pip && pip install -r requirements.txt ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"}
 
 COPY . .
-# The build-time key only signs nothing: collectstatic needs settings to load.
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput \
+# collectstatic needs settings to load: a random throwaway key (a kept one would be baked into the image).
+RUN DJANGO_SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(64))") python manage.py collectstatic --noinput \
     && useradd --create-home --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
 USER app
 VOLUME ["/app/var"]
 EXPOSE 8000
 
 # Static files are collected again at start so a reused volume never serves an older release's.
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py collectstatic --noinput -v 0 && exec gunicorn config.wsgi:application --bind 0.0.0.0:8000 --workers ${GUNICORN_WORKERS:-3} --timeout ${GUNICORN_TIMEOUT:-120} --access-logfile -"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py collectstatic --noinput -v 0 && exec gunicorn config.wsgi:application --bind 0.0.0.0:8000 --worker-class gthread --workers ${GUNICORN_WORKERS:-3} --threads ${GUNICORN_THREADS:-4} --timeout ${GUNICORN_TIMEOUT:-120} --access-logfile -"]

@@ -14,4 +14,6 @@ class AnalysisConfig(AppConfig):
         request_started.connect(report_cache.on_request_started, dispatch_uid="analysis-report-request-started")
         request_finished.connect(report_cache.on_request_finished, dispatch_uid="analysis-report-request-finished")
         register_panel("study", "results", "Results", panels.results_panel, order=50)
+        register_panel("study", "metric-agreement", "Automatic metrics against the people", panels.metric_agreement_panel,
+                       order=60)
         register_panel("rater", "agreement", "Agreement with the other raters", panels.rater_panel, order=50)

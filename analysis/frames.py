@@ -81,7 +81,9 @@ def metric_scores_frame(study) -> pd.DataFrame:
     )
 
 
-def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
+def ratings_frame(study, include_invalid: bool = True, include_unverified: bool = False) -> pd.DataFrame:
+    """The study's tidy frame. Crowd answers the provider has not confirmed yet (Response.verified
+    False: anyone can post to the MTurk frame with made-up ids) are left out unless `include_unverified`."""
     study = get_study(study)
     items = pd.DataFrame.from_records(
         StudyItem.objects.filter(study_neuron__study=study).values_list(
@@ -92,6 +94,8 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     responses_query = Response.objects.filter(study=study, is_check=False)
     if not include_invalid:
         responses_query = responses_query.filter(is_valid=True)
+    if not include_unverified:
+        responses_query = responses_query.filter(verified=True)
     responses = pd.DataFrame.from_records(
         responses_query.values_list(
             "id", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
@@ -108,6 +112,8 @@ def ratings_frame(study, include_invalid: bool = True) -> pd.DataFrame:
     ratings_query = Rating.objects.filter(response__study=study, response__is_check=False)
     if not include_invalid:
         ratings_query = ratings_query.filter(response__is_valid=True)
+    if not include_unverified:
+        ratings_query = ratings_query.filter(response__verified=True)
     ratings = pd.DataFrame.from_records(
         ratings_query.values_list("response_id", "item_id", "position", "value"),
         columns=["pk", "item_id", "position", "rating"],

@@ -78,3 +78,42 @@ def rater_panel(request, rater) -> str:
     row = next((r for r in rows if r.get("rater") == name), None)
     return render_to_string("analysis/_rater_panel.html", {"rater": rater, "row": row, "report": report, "status": status},
                             request=request)
+
+
+def metric_agreement_panel(request, study) -> str:
+    """Each automatic metric's rank agreement with the people's ratings ("" when no metric is scored yet).
+
+    Computed live (metric scores change without a new report) and cached per study until a response or a
+    metric score changes.
+    """
+    from analysis.agreement import metric_agreement
+    from analysis.frames import metric_scores_frame, ratings_frame
+    from analysis.services import Selection
+    from evaluation.models import Response
+    from scoring.models import MetricScore
+
+    responses = Response.objects.filter(study=study)
+    scores = MetricScore.objects.filter(explanation__in=study_explanations(study))
+    latest = scores.order_by("-created_at").values_list("created_at", flat=True).first()
+    key = (f"study-metric-agreement:{study.pk}:{study.created_at.timestamp()}:{responses.count()}:"
+           f"{responses.filter(is_valid=True).count()}:{scores.count()}:{latest.timestamp() if latest else 0}")
+    html = cache.get(key)
+    if html is None:
+        score_frame = metric_scores_frame(study)
+        _, used = Selection().apply(ratings_frame(study)) if not score_frame.empty else (None, None)
+        table = metric_agreement(used, score_frame, n_resamples=AGREEMENT_PANEL_RESAMPLES) if used is not None and not used.empty else None
+        html = "" if table is None or table.empty else render_to_string(
+            "analysis/_metric_agreement_panel.html",
+            {"rows": table.to_dict("records"), "people_order": table["people_order"].iloc[0], "resamples": AGREEMENT_PANEL_RESAMPLES},
+        )
+        cache.set(key, html, PANEL_CACHE_SECONDS)
+    return mark_safe(html)
+
+
+AGREEMENT_PANEL_RESAMPLES = 500
+
+
+def study_explanations(study):
+    from evaluation.models import StudyItem
+
+    return StudyItem.objects.filter(study_neuron__study=study, explanation__isnull=False).values("explanation")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.csv_cells import unescape_frame
 from evaluation.imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from evaluation.ratings_table import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, write_tidy_ratings
 
@@ -75,9 +76,11 @@ def _parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def read_ratings_csv(path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as error:
         raise RatingsImportError(f"{path}: cannot read as CSV ({error})") from error
+    # Exports escape cells a spreadsheet would run (evaluation.csv_cells); read back what was exported.
+    return unescape_frame(raw)
 
 
 def parse_ratings(raw: pd.DataFrame, source: str = "<ratings>") -> pd.DataFrame:

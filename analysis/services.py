@@ -117,10 +117,10 @@ def report_frames(
     )
 
 
-def comparison_for_study(study, **options) -> pd.DataFrame:
+def comparison_for_study(study, include_unverified: bool = False, **options) -> pd.DataFrame:
     if "metric_scores" not in options:
         options["metric_scores"] = metric_scores_frame(study)
-    return comparison_for_frame(ratings_frame(study), **options)
+    return comparison_for_frame(ratings_frame(study, include_unverified=include_unverified), **options)
 
 
 class NoResponses(ValueError):

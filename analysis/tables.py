@@ -8,6 +8,8 @@ from html import escape as html_escape
 import numpy as np
 import pandas as pd
 
+from evaluation.csv_cells import safe_frame_csv
+
 FORMATS = ("csv", "md", "latex", "json", "html")
 
 _LATEX_SPECIALS = {
@@ -21,7 +23,8 @@ def latex_escape(text) -> str:
 
 
 def markdown_escape(text) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A table cell Markdown shows as text: no raw HTML (renderers pass it through), no cell breaks."""
+    return html_escape(str(text), quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _is_missing(value) -> bool:
@@ -75,7 +78,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def render_comparison(table: pd.DataFrame, fmt: str) -> str:
     """The comparison table (analysis.stats.comparison_table) in one of FORMATS."""
     if fmt == "csv":
-        return table.to_csv(index=False)
+        return safe_frame_csv(table, index=False)
     if fmt == "json":
         return json.dumps(_records(table), indent=2, allow_nan=False) + "\n"
     if fmt == "md":
@@ -312,7 +315,7 @@ def _html_marked(text: str, mark: str) -> str:
 def render_frame(frame: pd.DataFrame, fmt: str, digits: int = 4) -> str:
     """A plain result frame (pairwise comparisons, agreement, per rater, positions) in one of FORMATS."""
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return safe_frame_csv(frame, index=False)
     if fmt == "json":
         return json.dumps(_records(frame), indent=2, allow_nan=False) + "\n"
 

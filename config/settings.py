@@ -5,8 +5,11 @@ Scale-out: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), S3 media.
 """
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+
+from config.secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("NEURONEVAL_VAR_DIR", BASE_DIR / "var"))
@@ -31,15 +34,32 @@ def env_list(name, default=""):
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY",
-    # Only good for the embedded local default; any deployment sets its own.
-    "insecure-local-only-key-change-me-for-any-deployment",
-)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# --- Debug, secret key, hosts, HTTPS (issue 11) -----------------------------------------------
+# DEBUG only when asked for: a 500 with DEBUG on shows settings and source to anyone.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# DJANGO_SECRET_KEY, or a key generated once and kept in the var dir (config/secret_key.py says why).
+SECRET_KEY = secret_key(os.environ.get("DJANGO_SECRET_KEY", ""), VAR_DIR, DEBUG)
 SITE_URL = os.environ.get("NEURONEVAL_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+_site = urlsplit(SITE_URL)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+if _site.hostname and _site.hostname not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_site.hostname)
+# Behind a TLS proxy the browser's Origin is the site URL's: form POSTs are refused unless it is trusted.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+if f"{_site.scheme}://{_site.netloc}" not in CSRF_TRUSTED_ORIGINS:
+    CSRF_TRUSTED_ORIGINS.append(f"{_site.scheme}://{_site.netloc}")
+if _site.scheme == "https":
+    # The site is public over TLS, terminated by the reverse proxy (docker-compose.yml's), which sets
+    # X-Forwarded-Proto on every request it passes on (clients cannot reach gunicorn directly).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("NEURONEVAL_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("NEURONEVAL_HSTS_SECONDS", 365 * 24 * 3600)
+    # Set both to 0 when other (sub)domains of the site's host are not served over HTTPS.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("NEURONEVAL_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("NEURONEVAL_HSTS_PRELOAD", True)
+# ------------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -63,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evaluation.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,9 +125,20 @@ DATABASES = {"default": _database}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Passwords and request sizes (issue 11) ------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Form fields and JSON bodies are held in memory up to this size; larger bodies get 400. Uploaded files
+# above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file; the whole request is capped at the reverse
+# proxy (request_body max_size in deploy/Caddyfile), which Django itself does not do.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_MAX_FORM_BYTES", 2_621_440)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_FILE_UPLOAD_MEMORY_BYTES", 2_621_440)
+# ------------------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -179,6 +211,11 @@ API_SERVER_FOLDERS = [
 
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
+# New raters one client address may start per window on the anonymous entry points (open link,
+# Prolific start, MTurk task): enough for a lab sharing one address, too few to reserve a study away.
+# Counted in Django's cache: set CACHES to a shared cache (redis) when running several processes.
+NEW_RATERS_PER_CLIENT = env_int("NEURONEVAL_NEW_RATERS_PER_CLIENT", 20)
+NEW_RATERS_WINDOW_SECONDS = env_int("NEURONEVAL_NEW_RATERS_WINDOW", 3600)
 
 # Foundation models, by public id, and their knobs; loaded lazily by the `foundation` package.
 FOUNDATION = {

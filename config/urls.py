@@ -19,7 +19,8 @@ handler404 = "api.problems.not_found"
 handler500 = "api.problems.server_error"
 
 if settings.MEDIA_STORAGE == "local":
-    from django.views.static import serve
+    from config.media import serve_image
 
-    # The embedded default serves probing images itself; with S3 they come from the bucket.
-    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+    # The embedded default serves probing images itself (images only: masks stay private);
+    # with S3 they come from the bucket (presigned URLs unless AWS_QUERYSTRING_AUTH=0).
+    urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", serve_image)]

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .checks import build_check, check_due, checks_planned
-from .errors import AlreadyAnswered, SubmissionError
+from .errors import AlreadyAnswered, NothingLeft, SubmissionError
 from .models import Assignment, Rater, Response, Slot, Study, StudyNeuron
 
 
@@ -29,9 +29,12 @@ def _expire_stale(study, now):
 
 
 def _neuron_load(study):
-    """StudyNeurons annotated with `load`: stored responses plus live reservations."""
+    """StudyNeurons annotated with `load`: verified responses plus live reservations.
+
+    Unverified crowd answers (a forged worker id can store one) take no place: they cannot
+    fill a neuron and lock the real workers out; they are counted once the provider confirms them."""
     responses = (
-        Response.objects.filter(study_neuron=OuterRef("pk"), is_check=False).order_by().values("study_neuron").annotate(n=Count("pk")).values("n")
+        Response.objects.filter(study_neuron=OuterRef("pk"), is_check=False, verified=True).order_by().values("study_neuron").annotate(n=Count("pk")).values("n")
     )
     reserved = (
         Assignment.objects.filter(
@@ -132,8 +135,9 @@ def claim_next_assignment(rater: Rater) -> Assignment | None:
 
 
 def claim_assignment_for_neuron(rater: Rater, study_neuron: StudyNeuron) -> Assignment:
-    """The assignment of a fixed neuron (an MTurk HIT names it). Raises AlreadyAnswered
-    if this rater already answered the neuron."""
+    """The assignment of a fixed neuron (an MTurk HIT names it), under the same cap K as
+    `claim_next_assignment`. Raises AlreadyAnswered if this rater already answered the neuron,
+    NothingLeft when its K places are answered or reserved by others."""
     if study_neuron.study_id != rater.study_id:
         raise SubmissionError("this neuron belongs to another study")
     now = timezone.now()
@@ -142,10 +146,16 @@ def claim_assignment_for_neuron(rater: Rater, study_neuron: StudyNeuron) -> Assi
         if Response.objects.filter(rater=rater, study_neuron=study_neuron, is_check=False).exists():
             raise AlreadyAnswered("you have already rated this neuron")
         existing = rater.assignments.filter(study_neuron=study_neuron, is_check=False).first()
-        if existing is not None:
-            if existing.status != Assignment.Status.RESERVED or existing.expires_at <= now:
-                _reserve(existing, now)
+        if existing is not None and existing.status == Assignment.Status.RESERVED and existing.expires_at > now:
             return existing
+        _expire_stale(study_neuron.study, now)
+        load = _neuron_load(study_neuron.study).get(pk=study_neuron.pk).load
+        if load >= study_neuron.study.raters_per_neuron:
+            raise NothingLeft(
+                "every place on this task is answered or being worked on", retry_in_seconds=_next_release([study_neuron.pk], now)
+            )
+        if existing is not None:
+            return _reserve(existing, now)
         return _new_assignment(rater, study_neuron, now)
 
 
@@ -167,6 +177,36 @@ def _claim_check(rater, now):
     if material is None:
         return None
     return _new_assignment(rater, material.study_neuron, now, items=[material.own, *material.decoys], is_check=True)
+
+
+def _next_release(study_neuron_ids, now) -> int | None:
+    """Seconds until the first live reservation on these neurons expires (None: none is live)."""
+    first = (
+        Assignment.objects.filter(
+            study_neuron_id__in=study_neuron_ids, status=Assignment.Status.RESERVED, response__isnull=True, expires_at__gt=now
+        )
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    return None if first is None else max(1, int((first - now).total_seconds()))
+
+
+def retry_in_seconds(rater: Rater) -> int | None:
+    """When nothing is left for `rater` now: seconds until another rater's reservation on a neuron
+    this rater could still do runs out, or None when the study is truly done for this rater."""
+    now = timezone.now()
+    study = rater.study
+    done = Response.objects.filter(rater=rater, is_check=False).values("study_neuron")
+    open_neurons = (
+        _neuron_load(study).filter(
+            load__gte=study.raters_per_neuron
+        ).exclude(pk__in=done)
+    )
+    verified = Response.objects.filter(verified=True, is_check=False).values("study_neuron").annotate(n=Count("pk"))
+    counts = {row["study_neuron"]: row["n"] for row in verified.filter(study_neuron__study=study)}
+    waiting = [sn.pk for sn in open_neurons if counts.get(sn.pk, 0) < study.raters_per_neuron]
+    return _next_release(waiting, now) if waiting else None
 
 
 def rater_progress(rater: Rater) -> dict:

@@ -20,3 +20,12 @@ class ConsistencyPrompt(SubmissionError):
     def __init__(self, message: str, signed: str):
         super().__init__(message)
         self.signed = signed
+
+
+class NothingLeft(SubmissionError):
+    """No place is free for this rater now; `retry_in_seconds` says when a reservation runs out
+    (None: every place is answered, nothing will free up)."""
+
+    def __init__(self, message, retry_in_seconds=None):
+        super().__init__(message)
+        self.retry_in_seconds = retry_in_seconds

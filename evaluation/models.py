@@ -224,6 +224,11 @@ class Response(models.Model):
     consistency_prompt = models.TextField(
         blank=True, default="", db_default="", help_text="The consistency prompt the rater was shown before this answer was stored (empty: none)."
     )
+    verified = models.BooleanField(
+        default=True,
+        help_text="False for an answer from a crowd frame until the provider confirms that worker did that work "
+        "(MTurk: harvest). Unverified answers count toward no cap and are left out of tables by default.",
+    )
 
     class Meta:
         ordering = ["submitted_at", "pk"]

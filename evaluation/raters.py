@@ -11,15 +11,17 @@ from .errors import StudyError
 from .models import Rater, Study
 
 
+@transaction.atomic
 def invite_raters(study: Study, count: int, label_prefix: str = "invited") -> list[Rater]:
-    """Create `count` raters with personal links."""
+    """Create `count` raters with personal links, all or none (one transaction, inserted in batches)."""
     if count < 1:
         raise StudyError("count must be at least 1")
     start = study.raters.filter(kind=Rater.Kind.INVITED).count()
-    return [
-        Rater.objects.create(study=study, token=new_rater_token(), kind=Rater.Kind.INVITED, label=f"{label_prefix} {start + i + 1}")
+    raters = [
+        Rater(study=study, token=new_rater_token(), kind=Rater.Kind.INVITED, label=f"{label_prefix} {start + i + 1}")
         for i in range(count)
     ]
+    return Rater.objects.bulk_create(raters, batch_size=2000)
 
 
 def get_or_create_rater(study: Study, kind: str, external_id: str) -> Rater:

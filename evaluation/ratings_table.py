@@ -8,15 +8,16 @@ seconds, visible_seconds, source, is_valid, invalid_reason, text (optional). `re
 external id or else `rater-<pk>`; `best` is true/false, empty on every row of a study that asked
 no best question; flags are true/false; `submitted_at` is ISO 8601 in UTC; `seconds` is the time on
 task (first shown to submitted, server clock) and `visible_seconds` the time the page was visible,
-both in seconds, empty when not recorded. Attention-check answers are never written.
+both in seconds, empty when not recorded. Attention-check answers are never written. Cells a spreadsheet would run
+as a formula are written with a leading apostrophe (evaluation.csv_cells); the importer removes it.
 """
 from __future__ import annotations
 
-import csv
 from typing import Iterator
 
 from django.db.models import F
 
+from .csv_cells import safe_csv_writer
 from .models import Rating, Study
 
 REQUIRED_COLUMNS = [
@@ -65,7 +66,7 @@ def tidy_rating_rows(study: Study) -> Iterator[list[str]]:
 
 def write_tidy_ratings(study: Study, stream) -> int:
     """Write the header and every row to a text stream; returns the number of rows."""
-    writer = csv.writer(stream, lineterminator="\n")
+    writer = safe_csv_writer(stream, lineterminator="\n")
     writer.writerow(TIDY_COLUMNS)
     count = 0
     for row in tidy_rating_rows(study):

@@ -9,9 +9,10 @@ from .assignment import (
     has_task_left,
     lock_study,
     rater_progress,
+    retry_in_seconds,
 )
 from .checks import checks_planned
-from .errors import AlreadyAnswered, ConsistencyPrompt, StudyError, SubmissionError
+from .errors import AlreadyAnswered, ConsistencyPrompt, NothingLeft, StudyError, SubmissionError
 from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
 from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
@@ -33,7 +34,7 @@ from .task import (
 )
 
 __all__ = [
-    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
+    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
     "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "has_task_left", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",

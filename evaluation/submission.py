@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Mapping
 
 from django.core import signing
@@ -15,14 +16,27 @@ from .models import Assignment, Rating, Response, Study
 from .validation import RATING_MAX, RATING_MIN, validate_response
 
 
+# Exactly what the form's radio buttons send: one ASCII digit. int() would also take "+5", "0_5"
+# and Arabic-Indic "٥"; none of them is an answer the page offered.
+RATING_PATTERN = re.compile(r"[0-9]")  # a literal range: ASCII digits only
+# How much of a refused value an error message may quote (a 1 MB value is never echoed back).
+QUOTED_VALUE_LIMIT = 20
+
+
+def _quoted(raw):
+    text = str(raw)
+    return repr(text) if len(text) <= QUOTED_VALUE_LIMIT else f"a value of {len(text)} characters"
+
 
 def _parse_rating(raw, number):
     if raw is None or str(raw).strip() == "":
         raise SubmissionError(f"description {number} has no rating: rate every description from {RATING_MIN} to {RATING_MAX}")
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise SubmissionError(f"rating of description {number} must be a whole number from {RATING_MIN} to {RATING_MAX}, got '{raw}'") from None
+    text = str(raw).strip()
+    if not RATING_PATTERN.fullmatch(text):
+        raise SubmissionError(
+            f"rating of description {number} must be one of the digits {RATING_MIN} to {RATING_MAX}, got {_quoted(raw)}"
+        )
+    value = int(text)
     if not RATING_MIN <= value <= RATING_MAX:
         raise SubmissionError(f"rating of description {number} must be from {RATING_MIN} to {RATING_MAX}, got {value}")
     return value
@@ -48,6 +62,8 @@ def _parse_submission(assignment, data):
         ratings[slot] = _parse_rating(data.get(f"rating-{token}"), slot.position + 1)
     best_token = str(data.get("best", "") or "").strip()
     best = None
+    if not best_token and assignment.study_neuron.study.ask_best:
+        raise SubmissionError("pick the description that best describes the images")
     if best_token:
         if best_token not in slots:
             raise SubmissionError("the description picked as best was not shown in this task")
@@ -106,7 +122,7 @@ def _room_left(assignment):
     """Whether an expired reservation may still be answered without exceeding K."""
     study_neuron = assignment.study_neuron
     taken = (
-        Response.objects.filter(study_neuron=study_neuron, is_check=False).count()
+        Response.objects.filter(study_neuron=study_neuron, is_check=False, verified=True).count()
         + study_neuron.assignments.filter(is_check=False, status=Assignment.Status.RESERVED, response__isnull=True)
         .exclude(pk=assignment.pk)
         .count()
@@ -114,10 +130,13 @@ def _room_left(assignment):
     return taken < study_neuron.study.raters_per_neuron
 
 
-def submit_response(assignment: Assignment, data: Mapping, source: str = Response.Source.LOCAL, external_id: str = "") -> Response:
+def submit_response(
+    assignment: Assignment, data: Mapping, source: str = Response.Source.LOCAL, external_id: str = "", verified: bool = True
+) -> Response:
     """Store one response with its ratings in one transaction, with its time on task (first shown to
     submitted, by the server's clock). Submitting the same task again returns the stored response instead
-    of storing a second one. With the study's consistency prompt on, an answer whose best pick is rated
+    of storing a second one. `verified=False` for an answer whose worker the provider has yet to confirm
+    (see Response.verified). With the study's consistency prompt on, an answer whose best pick is rated
     below another description raises ConsistencyPrompt, unless the form shows the rater already saw that
     very prompt (sending the same answer again keeps it)."""
     with transaction.atomic():
@@ -190,6 +209,7 @@ def submit_response(assignment: Assignment, data: Mapping, source: str = Respons
             is_check=assignment.is_check,
             check_passed=passed,
             consistency_prompt=prompt_shown,
+            verified=verified,
         )
         Rating.objects.bulk_create(
             Rating(response=response, item=slot.item, position=slot.position, value=value) for slot, value in ratings.items()

@@ -1,5 +1,4 @@
 """Rater pages (behind their link only) and researcher pages (behind login)."""
-import csv
 import itertools
 
 from django.contrib import messages
@@ -19,9 +18,11 @@ from django.views.decorators.http import require_POST
 from explain.models import Network
 
 from . import lifecycle, services
+from .csv_cells import safe_csv_writer
 from .forms import StudyBuilderForm
 from .models import Assignment, Rater, Response, Study, StudyNeuron
 from .panels import render_panels
+from .entry_limits import allow_new_rater, refusal_message
 from .permissions import get_visible_study_or_404, studies_visible_to
 
 # --------------------------------------------------------------------------- raters
@@ -86,6 +87,10 @@ def rater_task(request, token):
         return _closed_page(request, study)
     assignment = services.claim_next_assignment(rater)
     if assignment is None:
+        progress = services.rater_progress(rater)
+        wait = services.retry_in_seconds(rater)
+        if wait is not None:
+            return render(request, "evaluation/all_taken.html", {"study": study, "progress": progress, "minutes": -(-wait // 60)})
         return _thanks_page(request, rater)
     return _task_page(request, rater, assignment)
 
@@ -132,6 +137,8 @@ def open_link(request, open_token):
     session_key = f"open-rater-{study.pk}"
     rater = Rater.objects.filter(study=study, token=request.session.get(session_key, "")).first()
     if rater is None:
+        if not allow_new_rater(request):
+            return render(request, "evaluation/limited.html", {"message": refusal_message()}, status=429)
         if not request.session.session_key:
             request.session.save()
         rater = services.get_or_create_rater(study, Rater.Kind.OPEN, f"browser-{services.new_rater_token()}")
@@ -426,7 +433,7 @@ def study_responses_csv(request, name):
     """Every response, one row per rating, in the tidy ratings format `import_ratings` reads back
     (researchers only; streamed, so a large study is not held in memory)."""
     study = get_visible_study_or_404(request.user, name)
-    writer = csv.writer(_Echo(), lineterminator="\n")
+    writer = safe_csv_writer(_Echo(), lineterminator="\n")
     lines = itertools.chain([writer.writerow(services.TIDY_COLUMNS)], map(writer.writerow, services.tidy_rating_rows(study)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'

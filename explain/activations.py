@@ -249,7 +249,12 @@ def _weights_fingerprint(network) -> dict:
     from explain.networks import resolve_weights_path
 
     source = network.weights_source.strip()
-    fingerprint = {"network": network.name, "architecture": network.architecture, "weights_source": source}
+    fingerprint = {
+        "network": network.name,
+        "architecture": network.architecture,
+        "weights_source": source,
+        "preprocessing": network.preprocessing,
+    }
     if source and ":" not in source.split("/")[0]:
         path = resolve_weights_path(source)
         if path.exists():

@@ -146,7 +146,7 @@ def run_chunk(chunk_id: int, worker: str = "") -> JobChunk:
         method = get_method(job.params["method"])
         inputs = method_input_for(job, method)
         records = method.explain(inputs, chunk.units)
-        store_explanations(method_record(method), inputs.layer, records, job=job)
+        store_explanations(method_record(method), inputs.layer, records, job=job, units=chunk.units)
     except Exception as error:  # recorded on the chunk and job for the user to see, then re-raised
         JobChunk.objects.filter(pk=chunk.pk).update(status=JobChunk.Status.FAILED, finished_at=timezone.now(),
                                                     error=f"{type(error).__name__}: {error}")

@@ -32,7 +32,7 @@ from pathlib import Path
 from django.db import transaction
 
 from explain.methods.base import ExplanationRecord
-from explain.models import Layer, Method, Network
+from explain.models import Layer, Method, Network, method_name_problem
 from explain.services import store_explanations
 
 FORMATS = ("clip-dissect", "milan", "netdissect", "dnd", "csv")
@@ -304,6 +304,8 @@ def import_explanations(path, network, method, fmt, layer=None, architecture=Non
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt in ONE_LAYER_FORMATS and not layer:
         raise ValueError(f"format {fmt} holds one layer a file: name it with a layer argument (e.g. layer4)")
+    if method_name_problem(method):
+        raise ImportFileError(path, None, method_name_problem(method))
     parse, score_name = PARSERS[fmt]
     parsed = parse(path, layer)
     if not parsed:

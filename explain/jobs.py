@@ -213,8 +213,9 @@ def run_explain_job(
                         job, message=f"{layer_name}: {name} {d}/{t} {message}".strip()
                     ),
                 )
-                records = method.explain(inputs, list(range(cache.unit_count)))
-                store_explanations(method_record(method), layer, records, job=job)
+                handled = list(range(cache.unit_count))
+                records = method.explain(inputs, handled)
+                store_explanations(method_record(method), layer, records, job=job, units=handled)
                 done += 1
                 _set_progress(job, done=done)
     except BaseException as error:

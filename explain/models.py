@@ -1,4 +1,6 @@
 """Records of the network side: what was probed, what fired, what each method said."""
+import re
+
 from django.db import models
 
 
@@ -11,11 +13,34 @@ class Network(models.Model):
         max_length=500, blank=True, help_text="Local state-dict path, 'torchvision:<weights enum>', or blank for imported-only."
     )
     class_names = models.JSONField(default=list, blank=True)
+    preprocessing = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Empty: as the weights expect (torchvision weights' transforms, e.g. resize 256 / center-crop 224). "
+        'Else {"resize": 256, "crop": 224} or {"squash": 224}, optional "mean", "std", "interpolation".',
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from explain.networks import NetworkError, check_preprocessing, resolve_architecture
+
+        errors = {}
+        try:
+            resolve_architecture(self.architecture)
+        except NetworkError as error:
+            errors["architecture"] = str(error)
+        try:
+            check_preprocessing(self.preprocessing)
+        except NetworkError as error:
+            errors["preprocessing"] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
     def __str__(self):
         return self.name
@@ -112,6 +137,14 @@ class TopImage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["neuron", "dataset", "summary", "rank"], name="unique_top_image_rank"),
         ]
+
+
+def method_name_problem(name: str) -> str:
+    """Why a method name is refused ('' when it is fine): names are slugs (letters, digits, - and _)."""
+    if not re.fullmatch(r"[-a-zA-Z0-9_]+", name or "") or len(name) > 100:
+        return (f"method name {name!r} is not a slug: use at most 100 letters, digits, hyphens or "
+                "underscores (e.g. clip-dissect)")
+    return ""
 
 
 class Method(models.Model):

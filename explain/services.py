@@ -43,6 +43,7 @@ def store_explanations(
     *,
     job: Job | None = None,
     source_file: str = "",
+    units: Sequence[int] = (),
 ) -> StoredExplanations:
     """Make `method`'s explanations of the units in `records` (of `layer`) exactly `records`.
 
@@ -50,15 +51,18 @@ def store_explanations(
     `records` are left alone (a chunk stores only its own units). With a `source_file`,
     the rows an earlier import of a file of that name stored in this layer are also
     this store's to replace, so re-importing a shrunken file leaves nothing behind.
+    `units`: units the method handled, including those it left without a record (NetDissect's dead
+    units); their earlier rows are deleted too, so a rerun leaves no stale label.
     Invalid records raise InvalidExplanations before anything is written.
     """
     values_by_key = _validated_values(method, layer, records, job, source_file)
+    handled = {unit for unit, _ in values_by_key} | {int(unit) for unit in units}
     units = {unit for unit, _ in values_by_key}
     with transaction.atomic():
         if units:
             Neuron.objects.bulk_create([Neuron(layer=layer, unit=unit) for unit in sorted(units)], ignore_conflicts=True)
         neurons = {neuron.unit: neuron for neuron in layer.neurons.filter(unit__in=units)}
-        in_scope = Explanation.objects.filter(method=method, neuron__layer=layer, neuron__unit__in=units)
+        in_scope = Explanation.objects.filter(method=method, neuron__layer=layer, neuron__unit__in=handled)
         if source_file:
             in_scope = in_scope | Explanation.objects.filter(method=method, neuron__layer=layer, source_file=source_file)
         previous = {(row.neuron.unit, row.rank): row for row in in_scope.select_related("neuron")}

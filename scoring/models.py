@@ -45,17 +45,28 @@ class SimulationPass(models.Model):
         constraints = [models.UniqueConstraint(fields=["simulation", "index"], name="unique_simulation_pass")]
 
 
+def faithfulness_metric_choices() -> list[tuple[str, str]]:
+    """`<metric>@<concept source>` for every faithfulness metric (scoring.faithfulness) and concept source."""
+    from .faithfulness import METRICS
+    from .concept_vectors import CONCEPT_SOURCES
+
+    return [(f"{name}@{source}", f"{metric.label} ({label})") for name, metric in METRICS.items()
+            for source, label in CONCEPT_SOURCES.items()]
+
+
 class MetricScore(models.Model):
-    """An automatic agreement score of one explanation with a reference text."""
+    """An automatic score of one explanation: agreement with a reference text, simulation, or faithfulness."""
 
     class Metric(models.TextChoices):
         TEXT_COSINE = "text-cosine", "Sentence-embedding cosine"
         CLIP_COSINE = "clip-cosine", "CLIP text cosine"
         BERTSCORE = "bertscore", "BERTScore F1"
         SIMULATION = "simulation", "Simulation score"
+        COSY_AUC = "cosy-auc", "CoSy AUC (generated vs control images)"
+        COSY_MAD = "cosy-mad", "CoSy mean activation difference"
 
     explanation = models.ForeignKey(Explanation, on_delete=models.CASCADE, related_name="metric_scores")
-    metric = models.CharField(max_length=20, choices=Metric.choices)
+    metric = models.CharField(max_length=40, choices=Metric.choices + faithfulness_metric_choices())
     value = models.FloatField()
     reference = models.TextField(blank=True, help_text="The text compared with, e.g. the class name.")
     model_name = models.CharField(max_length=200, blank=True)

@@ -51,6 +51,16 @@ class SimulationParams:
     top_logprobs: int = 20
     temperature: float = 0.0
     seed: int = 0
+    # Where Bills et al.'s code (openai/automated-interpretability) differs: "project" or "reference".
+    # reference: one correlation over every pass's lines pooled (its aggregate_scored_sequence_simulations)
+    correlation: str = "project"
+    # reference: only the exact tokens "0" to "10" count in the expected value (" 5" does not)
+    digit_tokens: str = "project"
+
+    def __post_init__(self):
+        for name in ("correlation", "digit_tokens"):
+            if getattr(self, name) not in ("project", "reference"):
+                raise ValueError(f"simulation {name}={getattr(self, name)!r}: choose project or reference")
 
 
 # 1. Selection -----------------------------------------------------------------------------------
@@ -113,11 +123,15 @@ class ParsedReply:
         }
 
 
-def expected_value_from_top_logprobs(top: dict[str, float]) -> float | None:
-    """Expected value over the alternatives that are the integers 0-10, renormalised among them."""
+def expected_value_from_top_logprobs(top: dict[str, float], digit_tokens: str = "project") -> float | None:
+    """Expected value over the alternatives that are the integers 0-10, renormalised among them.
+
+    digit_tokens="project" reads " 5" as 5 (tokenizers often attach the space); "reference" counts only
+    the exact tokens "0" to "10", as Bills et al.'s simulator does.
+    """
     weights: dict[int, float] = {}
     for token, logprob in top.items():
-        stripped = token.strip()
+        stripped = token.strip() if digit_tokens != "reference" else token
         if stripped.isdigit() and 0 <= int(stripped) <= MAX_SCALED_ACTIVATION and str(int(stripped)) == stripped:
             weights[int(stripped)] = weights.get(int(stripped), 0.0) + math.exp(logprob)
     total = sum(weights.values())
@@ -149,7 +163,7 @@ def _candidate_lines(text: str) -> list[tuple[int, str]]:
     return [(o, line) for o, line in lines if line.strip() and line.strip() not in (START_MARK, END_MARK)]
 
 
-def parse_simulation_reply(reply: ChatReply, descriptions: Sequence[str]) -> ParsedReply:
+def parse_simulation_reply(reply: ChatReply, descriptions: Sequence[str], digit_tokens: str = "project") -> ParsedReply:
     """Predicted value (0-10) of each expected description, from the reply's lines in order."""
     expected = [clean_description(d).lower() for d in descriptions]
     parsed = ParsedReply(predictions=[None] * len(expected))
@@ -185,7 +199,7 @@ def parse_simulation_reply(reply: ChatReply, descriptions: Sequence[str]) -> Par
             index = _token_at(tokens, starts, value_start)
             # Only when the whole number is one token is its distribution the value's.
             if index is not None and tokens[index].token.strip() == match.group(1):
-                expectation = expected_value_from_top_logprobs(tokens[index].top)
+                expectation = expected_value_from_top_logprobs(tokens[index].top, digit_tokens)
                 if expectation is not None:
                     parsed.predictions[position] = expectation
                     parsed.from_logprobs += 1
@@ -234,10 +248,11 @@ def simulate_pass(
     sample: Sequence[Pair],
     examples: Sequence[FewShotUnit],
     kind: str = "caption",
+    digit_tokens: str = "project",
 ) -> PassResult:
     descriptions = [p.description for p in sample]
     reply = chat(build_simulation_messages(explanation, descriptions, examples, kind))
-    parsed = parse_simulation_reply(reply, descriptions)
+    parsed = parse_simulation_reply(reply, descriptions, digit_tokens)
     true_values = [float(p.value) for p in sample]
     score, reason = score_pass(true_values, parsed)
     return PassResult(
@@ -276,18 +291,38 @@ class SimulationOutcome:
         return [p.score for p in self.passes if p.score is not None]
 
 
+def pooled_score(passes: Sequence[PassResult]) -> float | None:
+    """100 x Pearson r over the parsed lines of all passes together (Bills et al.'s aggregate)."""
+    pairs = [(t, p) for result in passes for t, p in zip(result.true_values, result.predictions) if p is not None]
+    if len(pairs) < 3:
+        return None
+    truth, prediction = np.array(pairs, dtype=float).T
+    if np.ptp(truth) == 0:
+        return None
+    if np.ptp(prediction) == 0:
+        return 0.0
+    return 100.0 * float(stats.pearsonr(truth, prediction).statistic)
+
+
 def run_until_confident(run_pass: Callable[[int], PassResult], params: SimulationParams) -> SimulationOutcome:
+    """Passes until the per-pass scores' mean is known well enough (Algorithm 1). The score is that
+    mean, or with correlation="reference" the pooled correlation of the same passes."""
     passes: list[PassResult] = []
     scores: list[float] = []
+    stop_reason = "pass_limit"
     for index in range(params.max_passes):
         result = run_pass(index)
         passes.append(result)
         if result.score is not None:
             scores.append(result.score)
         if len(scores) >= params.min_passes and ci_halfwidth(scores, params.confidence) < params.max_ci_halfwidth:
-            return SimulationOutcome(float(np.mean(scores)), ci_halfwidth(scores, params.confidence), passes, "ci")
-    mean = float(np.mean(scores)) if scores else None
-    return SimulationOutcome(mean, ci_halfwidth(scores, params.confidence), passes, "pass_limit")
+            stop_reason = "ci"
+            break
+    if params.correlation == "reference":
+        score = pooled_score(passes)
+    else:
+        score = float(np.mean(scores)) if scores else None
+    return SimulationOutcome(score, ci_halfwidth(scores, params.confidence), passes, stop_reason)
 
 
 def score_by_simulation(
@@ -315,7 +350,7 @@ def score_by_simulation(
             top_pool_size=top_pool,
             exclude=shown_to_explainer,
         )
-        return simulate_pass(chat, explanation, [pairs[i] for i in chosen], examples, kind)
+        return simulate_pass(chat, explanation, [pairs[i] for i in chosen], examples, kind, params.digit_tokens)
 
     return run_until_confident(run_pass, params)
 

@@ -17,6 +17,16 @@ def isolated_media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def fresh_entry_limits():
+    """Each test starts with no new-rater count against the test client's address."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request):
     """SQLite test databases live in a file, as in production, so live-server tests

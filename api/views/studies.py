@@ -1,7 +1,6 @@
 """Studies, their raters, responses and ratings: thin wrappers around evaluation's and analysis's services."""
 from __future__ import annotations
 
-import csv
 import itertools
 import re
 
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 
 from analysis.dnd_wide import read_dnd_wide
 from analysis.ratings_io import RatingsImportError, import_ratings_frame, read_ratings_csv
+from evaluation.csv_cells import safe_csv_writer
 from evaluation.models import Rater, Study
 from evaluation.models import Response as RatingResponse
 from evaluation.ratings_table import TIDY_COLUMNS, tidy_rating_rows
@@ -157,7 +157,7 @@ class RatingsView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Tidy ratings CSV")})
     def get(self, request, name):
         study = study_for(request, name)
-        writer = csv.writer(_Echo(), lineterminator="\n")
+        writer = safe_csv_writer(_Echo(), lineterminator="\n")
         rows = (writer.writerow(row) for row in itertools.chain([TIDY_COLUMNS], tidy_rating_rows(study)))
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'

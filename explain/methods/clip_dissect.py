@@ -20,8 +20,15 @@ The paper's steps:
    - score = log p(c | examples) - lambda log p(c), lambda = 1.
 4. Label = concept of highest score; the score is stored with it.
 
-`soft_wpmi` is written once, vectorised over all units of a layer (chunked
-only to bound memory), and knows nothing of where P came from.
+`soft_wpmi` and the reference's plain `wpmi` (its own function and defaults:
+top_k 28, a = 2, lambda 0.6, every top image a certain example) share one
+kernel that knows nothing of where P came from. It computes in float32 like the
+reference, over all units of a layer at once, one block of concepts at a time
+(the softmax is taken only on images that are some unit's example), and takes
+one log per group of factors instead of one per factor (the group is sized so
+the product cannot underflow): same formula, same labels as a per-unit loop,
+several times faster, and memory bounded by `max_chunk_elements` instead of a
+copy of P. With a CUDA device (`default_device()`) it runs there.
 """
 from __future__ import annotations
 
@@ -45,7 +52,29 @@ class SoftWPMIParams:
     min_prob: float = 1e-7  # keeps log finite
     p_start: float = 0.998  # probability that the top image belongs to the example set
     p_end: float = 0.97  # ... decreasing linearly towards this over the top_k ranks
-    max_chunk_elements: int = 8_000_000  # top_k x units x concepts per step (float64): memory only
+    max_chunk_elements: int = 16_000_000  # images x concepts of softmaxed P held at once: memory only
+
+    def __post_init__(self):
+        for name in ("p_start", "p_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} is a probability: it must lie in [0, 1]")
+        if self.top_k < 1 or self.max_chunk_elements < 1:
+            raise ValueError("top_k and max_chunk_elements must be at least 1")
+
+
+@dataclass
+class WPMIParams:
+    """Plain WPMI: every top image counts fully (no rank-decayed membership), the reference's own defaults."""
+
+    top_k: int = 28
+    temperature: float = 2.0
+    lam: float = 0.6
+    min_prob: float = 1e-7
+    max_chunk_elements: int = 16_000_000
+
+    def __post_init__(self):
+        if self.top_k < 1 or self.max_chunk_elements < 1:
+            raise ValueError("top_k and max_chunk_elements must be at least 1")
 
 
 def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.97) -> torch.Tensor:
@@ -54,40 +83,128 @@ def example_probabilities(top_k: int, p_start: float = 0.998, p_end: float = 0.9
     return p_start - ranks / top_k * (p_start - p_end)
 
 
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def soft_wpmi(concept_activations, unit_activations, params: SoftWPMIParams | None = None, device="cpu") -> np.ndarray:
     """(n_units, n_concepts) soft-WPMI of every unit of a layer with every concept.
 
     concept_activations: (n_images, n_concepts) P, e.g. CLIP image-text cosine similarities.
     unit_activations: (n_images, n_units) one scalar per image and unit.
-    device: where to compute (a GPU makes 20k-concept sets fast); the result comes back as numpy.
+    device: where to compute ("cuda" makes 20k-concept sets fast); the result comes back as numpy float32.
     """
     params = params or SoftWPMIParams()
-    # copies: the inputs may be read-only memmaps of the activation cache
-    concepts = torch.tensor(np.asarray(concept_activations, dtype=np.float64), device=device)
-    activations = torch.tensor(np.asarray(unit_activations, dtype=np.float64), device=device)
+    top_k = min(params.top_k, np.shape(unit_activations)[0])
+    in_examples = example_probabilities(top_k, params.p_start, params.p_end).tolist()
+    return _pointwise_mutual_information(
+        concept_activations, unit_activations, top_k, params.temperature, params.lam, params.min_prob,
+        in_examples, params.max_chunk_elements, device,
+    )
+
+
+def wpmi(concept_activations, unit_activations, params: WPMIParams | None = None, device="cpu") -> np.ndarray:
+    """(n_units, n_concepts) WPMI of the reference code (`similarity.wpmi`): log p(c | examples) sums
+    log(P_soft + min_prob) over a unit's top_k images, all counted as certain examples."""
+    params = params or WPMIParams()
+    top_k = min(params.top_k, np.shape(unit_activations)[0])
+    return _pointwise_mutual_information(
+        concept_activations, unit_activations, top_k, params.temperature, params.lam, params.min_prob,
+        [1.0] * top_k, params.max_chunk_elements, device,
+    )
+
+
+# The log of a product of this many factors is taken at once (one log instead of `group`); the
+# group is sized so the product cannot fall below it (float32's smallest normal is ~1.2e-38).
+_SMALLEST_PRODUCT = 1e-30
+_MAX_GROUP = 16
+# Factors gathered per step on a CPU (ranks of a group x units x concepts, 32 MiB): few large tensor ops,
+# which on a shared, oversubscribed CPU beat many cache-sized ones (each op is a thread barrier).
+_CPU_STEP_ELEMENTS = 1 << 23
+
+
+def _pointwise_mutual_information(
+    concept_activations, unit_activations, top_k, temperature, lam, min_prob, in_examples, max_chunk_elements, device
+) -> np.ndarray:
+    """score[u, c] = sum_r log(1 + q_r (P_soft[e_ur, c] - 1) + min_prob) - lam log mean_u' p(c | u').
+
+    e_ur is unit u's image of activation rank r and q_r the probability that it is a true example
+    (1 for plain WPMI). float32 like the reference. Memory stays bounded: P is softmaxed one
+    block of concepts at a time, only on the images that are someone's example, and each block is
+    consumed rank by rank into two small buffers.
+    """
+    concepts = _float32_tensor(concept_activations)
+    activations = _float32_tensor(unit_activations)
     if concepts.ndim != 2 or activations.ndim != 2 or concepts.shape[0] != activations.shape[0]:
         raise ValueError(
             f"need P (images, concepts) and activations (images, units) over the same images, "
             f"got {tuple(concepts.shape)} and {tuple(activations.shape)}"
         )
-    n_images, n_concepts = concepts.shape
-    n_units = activations.shape[1]
-    top_k = min(params.top_k, n_images)
+    device = torch.device(device)
+    n_concepts, n_units = concepts.shape[1], activations.shape[1]
+    examples = torch.topk(activations.to(device), k=top_k, dim=0).indices  # (top_k, n_units)
+    used_images, examples = torch.unique(examples, return_inverse=True)
+    used_images = used_images.cpu()
+    row_log_norm = _row_logsumexp(concepts, used_images, temperature, max_chunk_elements, device)
 
-    concept_probs = torch.softmax(params.temperature * concepts, dim=1)
-    examples = torch.topk(activations, k=top_k, dim=0).indices  # (top_k, n_units)
-    in_examples = example_probabilities(top_k, params.p_start, params.p_end).to(device)[:, None, None]
-
-    log_p_concept_given_examples = torch.empty((n_units, n_concepts), dtype=torch.float64, device=device)
-    chunk = max(1, params.max_chunk_elements // max(1, top_k * n_concepts))
-    for start in range(0, n_units, chunk):
-        probs = concept_probs[examples[:, start : start + chunk]]  # (top_k, units in chunk, n_concepts)
-        soft = 1 + in_examples * (probs - 1)
-        log_p_concept_given_examples[start : start + chunk] = torch.log(soft + params.min_prob).sum(dim=0)
+    log_given_examples = torch.zeros((n_units, n_concepts), dtype=torch.float32, device=device)
+    block_width = max(1, min(n_concepts, max_chunk_elements // max(1, len(used_images))))
+    q = torch.tensor(in_examples, dtype=torch.float32, device=device)[:, None, None]
+    offset = (1.0 - q) + min_prob
+    for c0 in range(0, n_concepts, block_width):
+        c1 = min(n_concepts, c0 + block_width)
+        block = concepts[used_images, c0:c1].to(device)
+        block.mul_(temperature).sub_(row_log_norm[:, None]).exp_()  # softmax over all concepts
+        group = _safe_group_size(float(block.min()), in_examples, min_prob)
+        step_units = n_units if device.type != "cpu" else max(1, min(n_units, _CPU_STEP_ELEMENTS // (group * (c1 - c0))))
+        factors = torch.empty((group * step_units, c1 - c0), dtype=torch.float32, device=device)
+        product = torch.empty((step_units, c1 - c0), dtype=torch.float32, device=device)
+        for u0 in range(0, n_units, step_units):
+            u1 = min(n_units, u0 + step_units)
+            out = log_given_examples[u0:u1, c0:c1]
+            for r0 in range(0, top_k, group):
+                r1 = min(top_k, r0 + group)
+                f = factors[: (r1 - r0) * (u1 - u0)]
+                torch.index_select(block, 0, examples[r0:r1, u0:u1].reshape(-1), out=f)
+                f = f.view(r1 - r0, u1 - u0, c1 - c0)
+                torch.addcmul(offset[r0:r1], f, q[r0:r1], out=f)  # 1 - q + q x + min_prob, one pass
+                prod = product[: u1 - u0]
+                torch.prod(f, dim=0, out=prod)
+                out.add_(prod.log_())
+        del block, factors, product
 
     # log of the mean over units, without underflow
-    log_p_concept = torch.logsumexp(log_p_concept_given_examples, dim=0, keepdim=True) - math.log(n_units)
-    return (log_p_concept_given_examples - params.lam * log_p_concept).cpu().numpy()
+    log_p_concept = torch.logsumexp(log_given_examples, dim=0, keepdim=True) - math.log(n_units)
+    return log_given_examples.sub_(lam * log_p_concept).cpu().numpy()
+
+
+def _float32_tensor(values) -> torch.Tensor:
+    if isinstance(values, torch.Tensor):
+        return values.detach().to(torch.float32)
+    array = np.asarray(values, dtype=np.float32)
+    if not array.flags.writeable:  # read-only memmaps of the activation cache
+        array = array.copy()
+    return torch.from_numpy(array)
+
+
+def _row_logsumexp(concepts, rows, temperature, max_chunk_elements, device) -> torch.Tensor:
+    """log sum_c exp(temperature * P[i, c]) of each row i, a few rows at a time."""
+    step = max(1, max_chunk_elements // max(1, concepts.shape[1]))
+    return torch.cat(
+        [
+            torch.logsumexp(concepts[rows[i : i + step]].to(device).mul_(temperature), dim=1)
+            for i in range(0, len(rows), step)
+        ]
+    )
+
+
+def _safe_group_size(smallest_probability: float, in_examples, min_prob: float) -> int:
+    smallest_factor = min(1.0 - q + q * smallest_probability for q in in_examples) + min_prob
+    if smallest_factor <= 0.0:  # log(0) = -inf either way; keep it per factor
+        return 1
+    if smallest_factor >= 1.0:
+        return _MAX_GROUP
+    return int(min(_MAX_GROUP, max(1, math.log(_SMALLEST_PRODUCT) // math.log(smallest_factor))))
 
 
 def best_concepts(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,8 +287,8 @@ class ClipDissectAnnotations(ExplanationMethod):
         probe, cache = inputs.probe, inputs.activations
         if not len(probe.concept_names):
             raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
-        presence = np.asarray(probe.concept_presence(), dtype=np.float64)[_aligned_rows(probe, cache)]
-        scores = soft_wpmi(presence, cache.summaries(), params)
+        presence = np.asarray(probe.concept_presence(), dtype=np.float32)[_aligned_rows(probe, cache)]
+        scores = soft_wpmi(presence, cache.summaries(), params, device=default_device())
         return _records(scores, probe.concept_names, units, params, source="annotations")
 
 

@@ -52,12 +52,21 @@ class DnDConfig:
     seed: int = 0
     # Not from the paper: how many generated images are held in memory at once (a group of units).
     generation_group_images: int = 640
+    # Where the reference code differs from this implementation: "project" (default) or "reference".
+    # See docs/methods.md for why the defaults differ.
+    crop_heatmap: str = "project"  # reference: map x 255 cast to uint8 (wraps), bicubic, transposed image box
+    ties: str = "project"  # reference: torch.sort order for equal activations, later candidate wins a score tie
+    candidate_cleanup: str = "project"  # reference: vague last word checked before the final period is dropped
 
     SCORINGS = ("mean", "topk-squared", "image-products", "topk-squared+image-products")
+    FIDELITY = ("project", "reference")
 
     def __post_init__(self):
         if self.scoring not in self.SCORINGS:
             raise ValueError(f"unknown DnD scoring function {self.scoring!r}; choose from {', '.join(self.SCORINGS)}")
+        for name in ("crop_heatmap", "ties", "candidate_cleanup"):
+            if getattr(self, name) not in self.FIDELITY:
+                raise ValueError(f"DnD {name}={getattr(self, name)!r}: choose project or reference")
         if self.images_per_concept >= 100:
             raise ValueError("images_per_concept must be below 100")
 
@@ -151,8 +160,9 @@ class DescribeAndDissect(ExplanationMethod):
                 if activation_map is None:
                     continue
                 boxes = attention_boxes(activation_map, image.size, config.crops_per_image,
-                                        config.max_iou_between_crops, config.max_iou_with_image)
-                for crop_number, (box, crop) in enumerate(zip(boxes, crop_images(image, boxes))):
+                                        config.max_iou_between_crops, config.max_iou_with_image, config.crop_heatmap)
+                crops = crop_images(image, boxes, config.crop_heatmap)
+                for crop_number, (box, crop) in enumerate(zip(boxes, crops)):
                     entry = {"image": crop, "kind": "crop", "parent": image_id, "box": list(box)}
                     unit_work.pool.append(entry)
                     crop_rows.append({
@@ -172,7 +182,7 @@ class DescribeAndDissect(ExplanationMethod):
             offset += len(unit_work.pool)
             for entry, value in zip(unit_work.pool, unit_acts):
                 entry["activation"] = float(value)
-            order = np.argsort(-unit_acts, kind="stable")[:config.top_k]
+            order = scoring.descending_order(unit_acts, config.ties)[:config.top_k]
             unit_work.top = [unit_work.pool[i] for i in order]
 
     # Step 2 ------------------------------------------------------------------------------------------
@@ -220,7 +230,8 @@ class DescribeAndDissect(ExplanationMethod):
         for (unit_work, shuffled), answer, concept in zip(owners, answers, final):
             unit_work.summaries.append({"descriptions": shuffled, "answer": answer, "concept": concept})
         for unit_work in work:
-            unit_work.candidates = clean_candidates([s["concept"] for s in unit_work.summaries], config.vague_words)
+            unit_work.candidates = clean_candidates([s["concept"] for s in unit_work.summaries], config.vague_words,
+                                                    config.candidate_cleanup)
 
     # Step 3 ------------------------------------------------------------------------------------------
     def select_concepts(self, inputs: MethodInput, work: list[UnitWork], config: DnDConfig, target, foundation) -> None:
@@ -270,11 +281,11 @@ class DescribeAndDissect(ExplanationMethod):
         if n_concepts == 0:
             return
         concept_of_image = [i // q for i in range(len(images))]
-        ranks = scoring.concept_ranks(activations, concept_of_image, n_concepts)
+        ranks = scoring.concept_ranks(activations, concept_of_image, n_concepts, config.ties)
         scores = {"mean": scoring.mean_rank(ranks), "topk-squared": scoring.topk_squared(ranks, config.beta)}
         if clip is not None and config.scoring in ("image-products", "topk-squared+image-products"):
             top_embeddings = clip.encode_images([entry["image"] for entry in unit_work.top]).numpy()
-            most_activating = set(np.argsort(-activations, kind="stable")[:config.image_products_top].tolist())
+            most_activating = set(scoring.descending_order(activations, config.ties)[:config.image_products_top].tolist())
             generated = clip.encode_images(images).numpy()
             per_concept = [generated[[i for i in range(c * q, (c + 1) * q) if i in most_activating]]
                            for c in range(n_concepts)]
@@ -283,7 +294,8 @@ class DescribeAndDissect(ExplanationMethod):
                 scores["topk-squared"], scores["image-products"])
         chosen = scores[config.scoring]
         order = scoring.order_concepts(chosen, higher_is_better=config.scoring in ("image-products",
-                                                                                  "topk-squared+image-products"))
+                                                                                  "topk-squared+image-products"),
+                                       ties=config.ties)
         for c, concept in enumerate(unit_work.concepts):
             concept.update({
                 "generated_images": image_ids[c * q:(c + 1) * q],
@@ -371,15 +383,26 @@ def top_image_maps(cache, top_k: int):
     return lambda column, position, row: np.asarray(maps[row, column])
 
 
-def clean_candidates(concepts: Sequence[str], vague_words: Sequence[str]) -> list[str]:
-    """Lower-case, drop a final period and quotes, add '<concept> background' for vague endings, de-duplicate in order."""
+def clean_candidates(concepts: Sequence[str], vague_words: Sequence[str], cleanup: str = "project") -> list[str]:
+    """Lower-case, drop quotes and a final period, add '<concept> background' for vague endings, de-duplicate in order.
+
+    cleanup="project" drops every final period before looking at the last word, so "abstract design."
+    gets its background variant. cleanup="reference" does as the DnD code: it drops one final period but
+    looks at the last word of the text as it was, so "abstract design." gets none. (The reference then
+    de-duplicates through a Python set, whose order changes from run to run; both keep the first seen.)
+    """
     cleaned = []
     for concept in concepts:
-        concept = concept.strip().strip("\"'").lower().rstrip(".").strip()
-        if not concept:
+        concept = concept.strip().strip("\"'").lower()
+        if not concept.rstrip(".").strip():
             continue
+        if cleanup == "reference":
+            last_word_of = concept
+            concept = concept[:-1] if concept.endswith(".") else concept
+        else:
+            concept = last_word_of = concept.rstrip(".").strip()
         cleaned.append(concept)
-        if concept.split()[-1] in vague_words:
+        if last_word_of.split()[-1] in vague_words:
             cleaned.append(f"{concept} background")
     return list(dict.fromkeys(cleaned))
 

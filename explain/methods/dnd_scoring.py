@@ -48,15 +48,34 @@ def topk_squared_with_image_products(topk_scores: np.ndarray, image_product_scor
     return standing * np.asarray(image_product_scores, dtype=float)
 
 
-def order_concepts(scores: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Concept indices, best first; ties keep the candidates' own order."""
-    keys = -np.asarray(scores, dtype=float) if higher_is_better else np.asarray(scores, dtype=float)
+def order_concepts(scores: np.ndarray, higher_is_better: bool, ties: str = "project") -> np.ndarray:
+    """Concept indices, best first.
+
+    Ties: "project" keeps the candidates' own order (earlier first) in both directions; "reference" sorts
+    (score, candidate index) pairs in the score's direction, as the DnD code sorts its tuples: a tie goes
+    to the later candidate when higher is better, to the earlier one when lower is better.
+    """
+    scores = np.asarray(scores, dtype=float)
+    keys = -scores if higher_is_better else scores
+    if ties == "reference" and higher_is_better:
+        index = np.arange(len(scores))
+        return np.lexsort((-index, keys))
     return np.argsort(keys, kind="stable")
 
 
-def concept_ranks(activations: np.ndarray, concept_of_image: Sequence[int], n_concepts: int) -> list[list[int]]:
-    """The rank table for one unit from its activations on all generated images (ties: generation order)."""
-    order = np.argsort(-np.asarray(activations, dtype=float), kind="stable")
+def descending_order(values, ties: str = "project") -> np.ndarray:
+    """Positions of `values`, largest first. Ties: "project" keeps their order (a stable sort); "reference"
+    takes torch.sort(descending=True)'s order, as the DnD code does, which does not promise any order of ties."""
+    if ties == "reference":
+        import torch
+
+        return torch.sort(torch.as_tensor(np.asarray(values, dtype=np.float32)), descending=True).indices.numpy()
+    return np.argsort(-np.asarray(values, dtype=float), kind="stable")
+
+
+def concept_ranks(activations: np.ndarray, concept_of_image: Sequence[int], n_concepts: int, ties: str = "project") -> list[list[int]]:
+    """The rank table for one unit from its activations on all generated images (ties: see `descending_order`)."""
+    order = descending_order(activations, ties)
     ranks: list[list[int]] = [[] for _ in range(n_concepts)]
     for position, image in enumerate(order):
         ranks[concept_of_image[image]].append(position)

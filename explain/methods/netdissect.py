@@ -11,12 +11,23 @@ The paper's steps, as NetDissect-Lite implements them:
    sum(intersection) / sum(union).
 4. Label = the concept of highest IoU. Units whose best IoU is below 0.04
    keep that label but are marked below threshold.
+5. Dead units: a unit whose IoU is 0 with every concept (it never fires, or
+   fires only where nothing is annotated) gets no label at all: no record, so
+   no explanation row. NetDissect-Lite does the same in effect: its argmax
+   falls on label 0, Broden's unlabelled placeholder "-". Here concept 0 is
+   a real concept, so labelling the unit with it would invent a detector.
+   `dead_units` lists them so callers can report every unit as handled.
 
 NetDissect-Lite's union has one detail worth keeping for comparability: the
 unit's active pixels of an image count towards the union of a concept only
 if, in that image, they touch some annotated concept of the same category
 (colour, texture, shape, ...). Images where a category is not annotated at
 all therefore do not penalise that category's concepts.
+
+When the network's preprocessing center-crops (resize 256 / crop 224 for the
+ImageNet classifiers), its maps cover only the central part of each image, so the
+masks are cut to that visible region before the IoU (NetDissect-Lite feeds Broden's
+224x224 images whole, where maps and masks align by construction).
 
 The maths lives in plain functions (no Django, no model) vectorised over all
 units of a layer; the `NetDissect` class only wires them to the method
@@ -30,6 +41,8 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from explain.networks import effective_preprocessing, visible_region
 
 from . import register
 from .base import ExplanationMethod, ExplanationRecord, MethodInput
@@ -147,6 +160,25 @@ def best_concepts(iou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, iou[np.arange(iou.shape[0]), best]
 
 
+def visible_masks(masks: dict[int, np.ndarray], spec: dict) -> dict[int, np.ndarray]:
+    """The masks cut to the region of the image the network sees after its preprocessing's center crop;
+    concepts left with no pixel there are dropped."""
+    if not masks:
+        return masks
+    height, width = np.asarray(next(iter(masks.values()))).shape
+    region = visible_region(height, width, spec)
+    if region is None:
+        return masks
+    top, left, bottom, right = region
+    cut = {concept: np.asarray(mask)[top:bottom, left:right] for concept, mask in masks.items()}
+    return {concept: mask for concept, mask in cut.items() if mask.any()}
+
+
+def dead_units(iou: np.ndarray) -> np.ndarray:
+    """Units whose IoU is 0 with every concept: they get no label."""
+    return np.flatnonzero(~(iou > 0).any(axis=1))
+
+
 def dissect_layer(maps: np.ndarray, mask_source, n_images: int, concept_categories: Sequence[str], params=None):
     """IoU (n_units, n_concepts) and thresholds (n_units,) for one layer.
 
@@ -192,12 +224,16 @@ class NetDissect(ExplanationMethod):
         except KeyError as missing:
             raise ValueError(f"activation cache has image {missing} that is not in probing set {probe.name!r}") from None
 
+        spec = effective_preprocessing(inputs.network) if inputs.network is not None else {}
         iou, thresholds = dissect_layer(
-            cache.maps(), lambda i: probe.concept_masks(rows[i]), len(rows), probe.concept_categories, params
+            cache.maps(), lambda i: visible_masks(probe.concept_masks(rows[i]), spec), len(rows), probe.concept_categories, params
         )
         best, best_iou = best_concepts(iou)
+        dead = set(dead_units(iou).tolist())
         records = []
         for unit in units:
+            if int(unit) in dead:
+                continue
             concept = int(best[unit])
             score = float(best_iou[unit])
             records.append(

@@ -17,6 +17,8 @@ from evaluation.services import (
 
 from .conftest import METHOD_NAMES
 
+pytestmark = pytest.mark.concurrency
+
 
 def full_answer(assignment):
     slots = list(assignment.slots.order_by("position"))

@@ -141,3 +141,47 @@ def test_admin_shows_answers_read_only_and_sends_new_studies_to_the_builder(rese
     assert add.status_code == 302 and add["Location"] == reverse("evaluation:study_builder")
     emptied = researcher.post("/admin/evaluation/study/", {"action": "open_study", "_selected_action": [small_study.pk]})
     assert emptied.status_code == 302
+
+
+@pytest.mark.django_db
+def test_study_page_queries_do_not_grow_with_the_number_of_raters(researcher, small_study):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from evaluation.services import invite_raters
+
+    first, second = invite_raters(small_study, 2)
+    play(first)
+    play(first)
+    play(second)
+    url = reverse("evaluation:study_detail", args=["small"])
+    researcher.get(url)  # the first view after a change computes and stores the analysis report
+    with CaptureQueriesContext(connection) as few:
+        page = researcher.get(url).content.decode()
+    assert "invited 1: " in page
+    invite_raters(small_study, 40)
+    researcher.get(url)
+    with CaptureQueriesContext(connection) as many:
+        page = researcher.get(url).content.decode()
+    assert "invited 42: " in page
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.django_db
+def test_bulk_invites_are_all_or_nothing(small_study, monkeypatch):
+    from django.db import IntegrityError
+
+    from evaluation import raters as raters_module
+    from evaluation.services import invite_raters
+
+    invite_raters(small_study, 3)
+    taken = Rater.objects.filter(study=small_study).first().token
+    tokens = iter(["fresh-token-1", taken])  # the second new link collides: the whole batch is refused
+    monkeypatch.setattr(raters_module, "new_rater_token", lambda: next(tokens))
+    with pytest.raises(IntegrityError):
+        invite_raters(small_study, 2)
+    assert Rater.objects.filter(study=small_study).count() == 3
+    monkeypatch.undo()
+    created = invite_raters(small_study, 2000)
+    assert len({rater.pk for rater in created}) == 2000 and None not in {rater.pk for rater in created}
+    assert created[-1].label == "invited 2003"

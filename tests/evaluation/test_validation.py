@@ -2,6 +2,8 @@ import pytest
 
 from evaluation.validation import validate_response
 
+pytestmark = pytest.mark.submission_safety
+
 CASES = [
     # ratings, best, ask_best, is_valid, reason fragment
     ({"a": 5, "b": 3, "c": 1}, "a", True, True, ""),

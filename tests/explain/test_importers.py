@@ -228,3 +228,12 @@ def test_missing_or_unreadable_file_is_a_clear_error(tmp_path, fmt, layer):
     binary.write_bytes(b"\xff\xfe\x00layer,unit\n")
     with pytest.raises(CommandError, match="binary.csv: not UTF-8 text"):
         run_import(binary, method="m", fmt=fmt, layer=layer)
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_method_name_that_is_not_a_slug(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("layer,unit,description\nlayer1,0,dog\n")
+    with pytest.raises(ImportFileError, match="method name '<img src=x onerror=alert.1.>' is not a slug"):
+        import_explanations(path, "any-net", "<img src=x onerror=alert(1)>", "clip-dissect")
+    assert not Method.objects.exists() and not Network.objects.exists()

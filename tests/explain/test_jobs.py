@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ from django.core.management import CommandError, call_command
 from explain import methods as method_registry
 from explain.jobs import JobError, run_explain_job
 from explain.methods.base import ExplanationMethod, ExplanationRecord
-from explain.models import Explanation, Job, Layer, Network, TopImage
+from explain.models import Explanation, Job, Layer, Method, Network, TopImage
+from explain.services import store_explanations
 from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
 
 
@@ -200,3 +202,32 @@ def test_no_maps_keeps_only_the_top_images_maps(setup_assets, test_methods, sett
     assert (directory / "summaries.npy").exists() and not (directory / "maps.npy").exists()
     with pytest.raises(ValueError, match="full activation maps were not stored"):
         StoredActivationCache(directory).maps()
+
+
+class EvenUnitsOnly(ExplanationMethod):
+    """Test-only method that leaves odd units unlabelled, as NetDissect does with dead units."""
+
+    name = "test-even-units"
+    kind = "generated"
+    label = "first"
+
+    def explain(self, inputs, units):
+        return [ExplanationRecord(unit=u, text=f"{self.label} {u}") for u in units if u % 2 == 0]
+
+
+def test_units_a_method_leaves_unlabelled_are_reported_and_lose_their_stale_label(setup_assets):
+    method_registry.register(EvenUnitsOnly)
+    try:
+        layer_args = dict(network="random-cnn", probe="tiny", layers=["conv4"], methods=["test-even-units"], verbosity=0)
+        call_command("explain", **layer_args)
+        layer = Layer.objects.get(name="conv4")
+        method = Method.objects.get(name="test-even-units")
+        store_explanations(method, layer, [ExplanationRecord(unit=1, text="stale")])  # e.g. from an older run
+        out = StringIO()
+
+        call_command("explain", stdout=out, **layer_args)
+
+        assert "test-even-units: 32 explanations of 64 units (32 left unlabelled)" in out.getvalue()
+        assert sorted(Explanation.objects.values_list("neuron__unit", flat=True)) == list(range(0, 64, 2))
+    finally:
+        method_registry._REGISTRY.pop(EvenUnitsOnly.name, None)

@@ -1,4 +1,6 @@
 """A two-neuron study and an MTurk client whose every request is checked by botocore's Stubber."""
+import itertools
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -43,3 +45,14 @@ def stubbed_mturk(monkeypatch):
     with stubber:
         yield client, stubber
     stubber.assert_no_pending_responses()
+
+
+def fixed_hit_token(n):
+    return f"ne-testtoken{n}"
+
+
+@pytest.fixture
+def fixed_hit_tokens(monkeypatch):
+    """HIT tokens handed out in publish order (real ones are random), so a stubbed CreateHIT can name them."""
+    made = (fixed_hit_token(n) for n in itertools.count())
+    monkeypatch.setattr("mturk.providers.mturk.provider.new_hit_token", lambda: next(made))

@@ -7,6 +7,8 @@ import pytest
 from mturk.models import MTurkDesign, Publication
 from mturk.publications import freeze_design, open_publication
 
+pytestmark = pytest.mark.crowd
+
 
 def change_form(publication, design, **changes):
     """What the admin's change form posts for an MTurk publication and its HIT design inline."""

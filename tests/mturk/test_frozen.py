@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from mturk.models import MTurkDesign, ProlificDesign, Publication
 from mturk.publications import freeze_design, open_publication
 
+pytestmark = pytest.mark.crowd
+
 
 def refused(queryset, **changes):
     with pytest.raises(IntegrityError, match="frozen"), transaction.atomic():

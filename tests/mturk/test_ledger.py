@@ -5,6 +5,8 @@ from botocore.exceptions import ClientError
 from mturk.ledger import LedgerConflict, recorded_call
 from mturk.models import LedgerEntry
 
+pytestmark = pytest.mark.crowd
+
 
 def mturk_error(code, status):
     return ClientError({"Error": {"Code": code, "Message": "x"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "SendBonus")

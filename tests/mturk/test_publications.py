@@ -8,6 +8,8 @@ from django.core.management import CommandError, call_command
 from mturk.models import DesignFrozen, MTurkDesign, ProlificDesign, Publication
 from mturk.publications import freeze_design, open_publication
 
+pytestmark = pytest.mark.crowd
+
 
 @pytest.mark.django_db
 def test_an_unsent_design_can_change_and_lands_in_the_right_tables(crowd_study):

@@ -15,6 +15,8 @@ def add_selection_arguments(parser):
     parser.add_argument("--exclude-raters", default="", help="Comma-separated rater ids to leave out.")
     parser.add_argument("--include-excluded", action="store_true",
                         help="Also use responses researchers excluded on the study page (left out by default).")
+    parser.add_argument("--include-unverified", action="store_true",
+                        help="Also use crowd answers the provider has not confirmed yet (MTurk: before harvest).")
 
 
 def add_bootstrap_arguments(parser):

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_resamples(options)
-        frame = ratings_frame(study_from(options))
+        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
         try:
             table = pairwise_for_frame(frame, selection_from(options), by_layer=options["by"] == "layer",
                                        n_resamples=options["bootstrap"], seed=options["seed"])

@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         check_resamples(options)
         study = study_from(options)
-        frame = ratings_frame(study)
+        frame = ratings_frame(study, include_unverified=options["include_unverified"])
         try:
             table = comparison_for_frame(
                 frame, selection_from(options), by_layer=options["by"] == "layer", n_resamples=options["bootstrap"],

@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_resamples(options)
-        frame = ratings_frame(study_from(options))
+        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
         selection = selection_from(options)
         try:
             table = comparison_for_frame(frame, selection, by_layer=True, n_resamples=options["bootstrap"], seed=options["seed"])

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, default="md")
 
     def handle(self, *args, **options):
-        frame = ratings_frame(study_from(options))
+        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
         try:
             sections = agreement_for_frame(frame, selection_from(options))
         except ValueError as error:  # unknown methods, or nothing left to analyse

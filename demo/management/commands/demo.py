@@ -51,7 +51,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Researcher pages: {site}/studies/{DEMO_STUDY}/  (login '{RESEARCHER}', password '{password}')")
         self.stdout.write(f"Comparison table: python manage.py comparison_table --study {DEMO_STUDY} --format md")
         if not options["no_serve"]:
-            call_command("runserver", options["addrport"], use_reloader=False)
+            # DEBUG stays off (DJANGO_DEBUG=1 turns it on); the local demo serves its own static files.
+            call_command("runserver", options["addrport"], use_reloader=False, insecure_serving=True)
 
     def build(self, options):
         try:

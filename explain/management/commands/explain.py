@@ -86,9 +86,21 @@ class Command(BaseCommand):
             )
         except (JobError, InvalidExplanations, NetworkError, ActivationError, ProbeImportError, LookupError) as error:
             raise CommandError(str(error)) from None
-        counts = job.explanations.values_list("method__name").order_by()
-        from collections import Counter
+        self.stdout.write(self.style.SUCCESS(f"job {job.pk} succeeded: {units_handled_summary(job)}"))
 
-        per_method = Counter(name for (name,) in counts)
-        summary = ", ".join(f"{name}: {count}" for name, count in sorted(per_method.items()))
-        self.stdout.write(self.style.SUCCESS(f"job {job.pk} succeeded: {summary or 'no explanations'}"))
+
+def units_handled_summary(job) -> str:
+    """Per method: explanations stored and units handled; a unit a method left unlabelled is counted, not hidden."""
+    from explain.models import Layer
+
+    layers = Layer.objects.filter(network__name=job.params["network"], name__in=job.params["layers"])
+    units = sum(layer.unit_count for layer in layers)
+    parts = []
+    for method in job.params["methods"]:
+        stored = job.explanations.filter(method__name=method)
+        labelled = stored.values("neuron").distinct().count()
+        part = f"{method}: {stored.count()} explanations of {units} units"
+        if labelled < units:
+            part += f" ({units - labelled} left unlabelled)"
+        parts.append(part)
+    return ", ".join(parts)

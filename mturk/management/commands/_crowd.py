@@ -114,7 +114,7 @@ class CrowdCommand(BaseCommand):
             for line in provider.estimate().lines():
                 self.stdout.write(line)
             if "balance" in provider.operations:
-                self.stdout.write(f"Account balance: ${provider.balance():.2f}")
+                self.stdout.write(self.balance_line(provider))
             return
         if operation == "balance":
             self.stdout.write(f"Account balance: ${provider.balance():.2f}")
@@ -127,6 +127,17 @@ class CrowdCommand(BaseCommand):
         for line in report.lines():
             style = self.style.WARNING if line.startswith("WARNING") else (lambda text: text)
             self.stdout.write(style(line))
+
+    @staticmethod
+    def balance_line(provider):
+        """The balance when it can be read; pricing a study needs no account (nor credentials)."""
+        try:
+            return f"Account balance: ${provider.balance():.2f}"
+        except Exception as error:
+            reason = provider.describe_error(error)
+            if reason is None:
+                raise
+            return f"Account balance: not read ({reason})"
 
     def operation_arguments(self, provider, operation, dry_run, options):
         if operation == "draft":

@@ -1,5 +1,5 @@
 """The shape of one HIT: its ExternalQuestion, qualifications and CreateHIT request."""
-import hashlib
+import secrets
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -11,12 +11,13 @@ EXTERNAL_QUESTION_NAMESPACE = (
 )
 
 
-def hit_request_token(publication, study_neuron):
-    """Same study and neuron, same token (<= 64 chars, MTurk's limit), so a retried CreateHIT makes no second HIT."""
-    where = "production" if publication.production else "sandbox"
-    study = publication.study
-    digest = hashlib.sha256(f"{study.name}:{study.pk}:{study_neuron.neuron_id}:{where}".encode()).hexdigest()[:40]
-    return f"ne-{digest}"
+def new_hit_token():
+    """A random token for one HIT (<= 64 chars, MTurk's UniqueRequestToken limit); it names the HIT's
+    task page, so it must not be derivable from anything shown (study name, neuron ids).
+
+    It is stored on the `Hit` row before CreateHIT is sent, so a retried CreateHIT sends the same
+    token again and MTurk makes no second HIT."""
+    return "ne-" + secrets.token_urlsafe(32)
 
 
 def task_url(hit_token, site_url=None):

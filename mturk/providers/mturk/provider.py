@@ -9,9 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.db import transaction
 from tqdm import tqdm
 
-from evaluation.models import Response
+from evaluation.models import Assignment, Rater, Response
+from evaluation.services import get_or_create_rater
 
 from ... import publications
+from ...identifiers import worker_key
 from ...ledger import NOT_SENT, recorded_call
 from ...models import CrowdAssignment
 from ...status import normalised_status
@@ -19,9 +21,10 @@ from .. import register
 from ..base import MONEY_MOVING, CrowdError, CrowdProvider, Report, Spending
 from .client import mturk_client
 from .fees import estimate_mturk_cost, mturk_assignment_fee, mturk_bonus_fee
-from .hits import create_hit_request, hit_request_token
+from .hits import create_hit_request, new_hit_token
 from .models import Hit, HitAssignment, MTurkDesign
 from .storage import ImageStorageError, check_images_reachable_for
+
 
 # UpdateExpirationForHIT with a time in the past expires a HIT at once (MTurk API reference).
 EXPIRED_IN_THE_PAST = datetime(2015, 1, 1, tzinfo=dt_timezone.utc)
@@ -99,12 +102,12 @@ class MTurkProvider(CrowdProvider):
         if missing:
             publications.freeze_design(self.publication)
         for study_neuron in tqdm(missing, desc="Publishing HITs", unit="HIT", disable=not show_progress):
-            token = hit_request_token(self.publication, study_neuron)
             hit, _ = Hit.objects.get_or_create(
                 publication=self.publication,
                 study_neuron=study_neuron,
-                defaults={"request_token": token, "max_assignments": self.study.raters_per_neuron},
+                defaults={"request_token": new_hit_token, "max_assignments": self.study.raters_per_neuron},
             )
+            token = hit.request_token
             request = create_hit_request(self.publication, self.design, study_neuron, token, hit.max_assignments, site_url)
             created = recorded_call(
                 f"CreateHIT:{token}",
@@ -170,15 +173,13 @@ class MTurkProvider(CrowdProvider):
 
     @transaction.atomic
     def _record_assignment(self, hit, assignment, report):
-        assignment_id = assignment["AssignmentId"]
-        response = Response.objects.filter(
-            study=self.study, source=Response.Source.MTURK, external_id=assignment_id
-        ).first()
+        assignment_id, worker_id = assignment["AssignmentId"], assignment["WorkerId"]
+        response = self._confirm_response(hit, assignment_id, worker_id)
         record, created = CrowdAssignment.objects.update_or_create(
             publication=self.publication,
             external_id=assignment_id,
             defaults={
-                "worker_id": assignment["WorkerId"],
+                "worker_id": worker_id,
                 "provider_status": assignment["AssignmentStatus"],
                 "accepted_at": assignment.get("AcceptTime"),
                 "submitted_at": assignment.get("SubmitTime"),
@@ -189,12 +190,36 @@ class MTurkProvider(CrowdProvider):
         if response is not None:
             record.responses.add(response)
         if created:
-            report.add("recorded assignment", assignment_id, f"worker {assignment['WorkerId']}")
+            report.add("recorded assignment", assignment_id, f"worker {worker_id}")
         if response is None:
             report.warnings.append(
-                f"assignment {assignment_id} (worker {assignment['WorkerId']}, HIT {hit.hit_id}) was submitted on "
+                f"assignment {assignment_id} (worker {worker_id}, HIT {hit.hit_id}) was submitted on "
                 "MTurk but its response never reached this site"
             )
+
+    def _confirm_response(self, hit, assignment_id, worker_id):
+        """The response MTurk's assignment stands for, verified: the one stored from the frame under
+        this very (worker, assignment) on this HIT's neuron. It moves to the worker's own rater (one
+        per worker, as for every other provider) and from now on counts. Answers stored under the
+        same assignment id with another worker id are forgeries and stay unverified."""
+        candidates = Response.objects.filter(
+            study=self.study, source=Response.Source.MTURK, external_id=assignment_id, study_neuron=hit.study_neuron
+        ).select_related("rater", "assignment")
+        verified = candidates.filter(verified=True, rater__external_id__in=[worker_id, worker_key(worker_id, assignment_id)]).first()
+        if verified is not None:
+            return verified
+        response = candidates.filter(verified=False, rater__external_id=worker_key(worker_id, assignment_id)).first()
+        if response is None:
+            return None
+        frame_rater = response.rater
+        worker = get_or_create_rater(self.study, Rater.Kind.MTURK, worker_id)
+        if Response.objects.filter(rater=worker, study_neuron=response.study_neuron).exists():
+            return None  # MTurk gives a worker one assignment per HIT; a second one here is not that worker's
+        Assignment.objects.filter(rater=frame_rater).update(rater=worker)
+        Response.objects.filter(pk=response.pk).update(rater=worker, verified=True)
+        frame_rater.delete()
+        response.refresh_from_db()
+        return response
 
     # ---- review and pay ------------------------------------------------------------------------
 

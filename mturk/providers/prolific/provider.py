@@ -194,6 +194,12 @@ class ProlificProvider(CrowdProvider):
             if not responses:
                 report.warnings.append(f"submission {record.external_id}: no responses stored here; decide on Prolific")
                 continue
+            if not self._batch_complete(record, responses):
+                report.warnings.append(
+                    f"submission {record.external_id}: {len(responses)} of {self.design.batch_size} tasks answered and "
+                    "the batch was not finished; not approved automatically, decide on Prolific"
+                )
+                continue
             invalid = sum(1 for r in responses if not r.is_valid)
             reject = (
                 self.publication.invalid_policy == Publication.InvalidPolicy.REJECT
@@ -223,6 +229,17 @@ class ProlificProvider(CrowdProvider):
             CrowdAssignment.objects.filter(pk=record.pk).update(decision=action.lower(), provider_status=wanted)
             report.add(action.lower() + "d", record.external_id, detail)
         return report
+
+    def _batch_complete(self, record, responses):
+        """The review policy: a submission is paid in full only for a whole batch, or for fewer tasks when
+        the study had truly nothing left for the participant (their session was completed by the done page,
+        which shows the code only then). Under the reject policy a complete batch with more than half of
+        its responses invalid is rejected; anything short of a batch is left to a person."""
+        if len(responses) >= self.design.batch_size:
+            return True
+        return ParticipantSession.objects.filter(
+            publication=self.publication, session_id=record.external_id, completed_at__isnull=False
+        ).exists()
 
     def bonus(self, recipient, amount, reason="", dry_run=False):
         """Pay one bonus to the participant `recipient` (a PROLIFIC_PID) of this study; set up, then paid once."""

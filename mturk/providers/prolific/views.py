@@ -1,6 +1,6 @@
 """The pages a Prolific participant sees: entry from Prolific, the batch of tasks, the completion code."""
 from django.db import transaction
-from django.http import HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -8,9 +8,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from evaluation import services as rating
-from evaluation.models import Assignment, Rater, Response
+from evaluation.entry_limits import allow_new_rater, refusal_message
+from evaluation.models import Assignment, Rater, Response, Study
 
 from ...claims import read_claim, sign_claim
+from ...identifiers import CROWD_ID, bad_crowd_ids
 from ...models import Publication
 from .client import COMPLETION_URL
 from .models import ParticipantSession, ProlificDesign
@@ -29,8 +31,20 @@ def start(request, publication_id):
     missing = [name for name, value in [("PROLIFIC_PID", participant_id), ("STUDY_ID", study_id), ("SESSION_ID", session_id)] if not value]
     if missing:
         return HttpResponseBadRequest(f"Open this study from Prolific: the link lacks {', '.join(missing)}.")
+    problem = bad_crowd_ids(request.GET, ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"))
+    if problem:
+        return HttpResponseBadRequest(problem)
     if design.prolific_study_id and study_id != design.prolific_study_id:
         return HttpResponseBadRequest("This link belongs to a different Prolific study.")
+    if publication.study.status != Study.Status.OPEN:
+        return render(request, "evaluation/closed.html", {"study": publication.study}, status=403)
+    known = ParticipantSession.objects.filter(publication=publication, session_id=session_id).first()
+    if known is not None:
+        if known.participant_id != participant_id:
+            return HttpResponseBadRequest("This session belongs to another participant; open the study from Prolific.")
+        return redirect("prolific:task", session_id=session_id)
+    if not allow_new_rater(request):
+        return render(request, "evaluation/limited.html", {"message": refusal_message()}, status=429)
     with transaction.atomic():
         rater = rating.get_or_create_rater(publication.study, Rater.Kind.PROLIFIC, participant_id)
         ParticipantSession.objects.get_or_create(
@@ -42,22 +56,43 @@ def start(request, publication_id):
 
 
 def _session(session_id):
+    if not CROWD_ID.fullmatch(session_id):
+        raise Http404("no such session")
     return get_object_or_404(
         ParticipantSession.objects.select_related("publication__study", "publication__prolific_design", "rater"),
         session_id=session_id,
     )
 
 
+def _batch_finished(session) -> bool:
+    """The participant rated the whole batch, or the study has nothing left for them at all (not
+    merely everything reserved by others for now): only then is the completion code shown."""
+    batch_size = session.publication.prolific_design.batch_size
+    if Response.objects.filter(rater=session.rater, is_check=False).count() >= batch_size:
+        return True
+    held = session.rater.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True).exists()
+    return not held and rating.claim_next_assignment(session.rater) is None and rating.retry_in_seconds(session.rater) is None
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def task(request, session_id):
     session = _session(session_id)
+    study = session.publication.study
     batch_size = session.publication.prolific_design.batch_size
     done_count = Response.objects.filter(rater=session.rater, is_check=False).count()
     if done_count >= batch_size or session.completed_at:
         return redirect("prolific:done", session_id=session_id)
+    if study.status != Study.Status.OPEN:
+        return render(request, "evaluation/closed.html", {"study": study}, status=403)
     assignment = rating.claim_next_assignment(session.rater)
     if assignment is None:
+        wait = rating.retry_in_seconds(session.rater)
+        if wait is not None:
+            return render(
+                request, "evaluation/all_taken.html",
+                {"study": study, "progress": rating.rater_progress(session.rater), "minutes": -(-wait // 60)},
+            )
         return redirect("prolific:done", session_id=session_id)
     error, answers, prompt = "", None, None
     if request.method == "POST":
@@ -90,6 +125,9 @@ def task(request, session_id):
 def done(request, session_id):
     session = _session(session_id)
     if session.completed_at is None:
+        if not _batch_finished(session):
+            # No code before the work: back to the participant's next task.
+            return redirect("prolific:task", session_id=session_id)
         ParticipantSession.objects.filter(pk=session.pk, completed_at=None).update(completed_at=timezone.now())
     code = session.publication.prolific_design.completion_code
     return render(

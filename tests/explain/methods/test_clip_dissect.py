@@ -9,7 +9,7 @@ import torch
 import foundation
 from explain.methods import get_method
 from explain.methods.base import MethodInput
-from explain.methods.clip_dissect import SoftWPMIParams, clip_concept_similarities, soft_wpmi
+from explain.methods.clip_dissect import SoftWPMIParams, WPMIParams, clip_concept_similarities, soft_wpmi, wpmi
 
 from .fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
 
@@ -66,7 +66,7 @@ def test_soft_wpmi_matches_an_independent_derivation_on_a_fixed_matrix():
 
     expected = soft_wpmi_by_hand(P, A, top_k=3, a=10, lam=1, p_start=0.998, p_end=0.97)
     assert scores.shape == (4, 3)
-    np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_soft_wpmi_with_other_constants_still_matches():
@@ -74,17 +74,52 @@ def test_soft_wpmi_with_other_constants_still_matches():
 
     scores = soft_wpmi(P, A, params)
 
-    np.testing.assert_allclose(scores, soft_wpmi_by_hand(P, A, 4, 2.0, 0.6, 0.99, 0.9), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(scores, soft_wpmi_by_hand(P, A, 4, 2.0, 0.6, 0.99, 0.9), rtol=1e-5, atol=1e-5)
 
 
-def test_chunking_over_units_does_not_change_the_scores():
+def test_splitting_concepts_into_blocks_does_not_change_the_scores():
     rng = np.random.default_rng(0)
     concept_matrix, activations = rng.random((50, 7)), rng.random((50, 13))
 
     whole = soft_wpmi(concept_matrix, activations, SoftWPMIParams(top_k=10))
-    chunked = soft_wpmi(concept_matrix, activations, SoftWPMIParams(top_k=10, max_chunk_elements=70))
+    blocked = soft_wpmi(concept_matrix, activations, SoftWPMIParams(top_k=10, max_chunk_elements=70))
 
-    np.testing.assert_allclose(whole, chunked)
+    np.testing.assert_allclose(whole, blocked, rtol=1e-6)
+
+
+def wpmi_by_hand(P, A, top_k, a, lam, eps=1e-7):
+    """The reference's plain WPMI, one unit and concept at a time: every top image counts fully."""
+    soft = np.exp(a * P) / np.exp(a * P).sum(axis=1, keepdims=True)
+    log_given = np.array(
+        [[sum(math.log(soft[i, c] + eps) for i in np.argsort(-A[:, u])[:top_k]) for c in range(P.shape[1])] for u in range(A.shape[1])]
+    )
+    log_prior = np.log(np.exp(log_given).mean(axis=0))
+    return log_given - lam * log_prior
+
+
+def test_wpmi_is_the_references_own_function_with_its_own_defaults():
+    assert (WPMIParams().top_k, WPMIParams().temperature, WPMIParams().lam, WPMIParams().min_prob) == (28, 2.0, 0.6, 1e-7)
+
+    scores = wpmi(P, A, WPMIParams(top_k=3))
+
+    np.testing.assert_allclose(scores, wpmi_by_hand(P, A, top_k=3, a=2.0, lam=0.6), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(scores, soft_wpmi(P, A, SoftWPMIParams(top_k=3, temperature=2.0, lam=0.6)))
+
+
+def test_tiny_probabilities_do_not_underflow_the_grouped_products():
+    # temperature 60 over [0, 1] similarities: softmax probabilities down to ~1e-27, each a factor of a product
+    rng = np.random.default_rng(1)
+    concept_matrix, activations = rng.random((40, 30)), rng.random((40, 5))
+
+    scores = wpmi(concept_matrix, activations, WPMIParams(top_k=20, temperature=60.0, min_prob=0.0))
+
+    assert np.isfinite(scores).all()
+    np.testing.assert_allclose(scores, wpmi_by_hand(concept_matrix, activations, 20, 60.0, 0.6, eps=0.0), rtol=1e-4)
+
+
+def test_probabilities_outside_zero_one_are_refused():
+    with pytest.raises(ValueError, match="p_start"):
+        SoftWPMIParams(p_start=1.2)
 
 
 def test_reference_code_constants_are_the_defaults():

@@ -3,7 +3,15 @@ import pytest
 
 from explain.methods import get_method
 from explain.methods.base import MethodInput
-from explain.methods.netdissect import IoUTally, NetDissectParams, active_pixels, best_concepts, dissect_layer, quantile_thresholds
+from explain.methods.netdissect import (
+    IoUTally,
+    NetDissectParams,
+    active_pixels,
+    best_concepts,
+    dead_units,
+    dissect_layer,
+    quantile_thresholds,
+)
 
 from .fixtures import ArrayActivationCache, blocks_probe, maps_firing_on
 
@@ -126,3 +134,71 @@ def test_batching_images_does_not_change_the_iou():
 
     np.testing.assert_allclose(run(1), run(64))
     np.testing.assert_allclose(run(7), run(64))
+
+
+# -- dead units (IoU 0 with every concept) get no label -------------------------
+
+
+def test_a_unit_with_zero_iou_for_every_concept_is_dead():
+    iou = np.array([[0.0, 0.2, 0.0], [0.0, 0.0, 0.0], [0.01, 0.0, 0.0]])
+
+    assert dead_units(iou).tolist() == [1]
+
+
+def test_dead_units_get_no_record_while_live_ones_keep_their_label():
+    probe = blocks_probe()
+    maps = maps_firing_on(probe, concept=probe.concept_names.index("disc"))
+    maps[:, 2] = 0.0  # never fires: threshold 0, no pixel above it
+    cache = ArrayActivationCache("conv2", maps, probe.image_ids)
+
+    records = get_method("netdissect").explain(MethodInput(None, None, probe, cache), units=range(6))
+
+    assert [r.unit for r in records] == [0, 1, 3, 4, 5]
+    assert records[0].text == "disc"
+    assert all(r.score > 0 for r in records)
+
+
+# -- maps of a center-cropped input are aligned with the visible part of the masks --------------
+
+
+def test_the_visible_region_of_a_resize_then_center_crop():
+    from explain.networks import visible_region
+
+    assert visible_region(64, 64, {"resize": 256, "crop": 224}) == (4, 4, 60, 60)  # 1/16 cut off each side
+    assert visible_region(300, 400, {"resize": 256, "crop": 224}) == (19, 68, 281, 330)  # wide: more cut left/right
+    assert visible_region(64, 64, {"squash": 224}) is None and visible_region(64, 64, {}) is None
+
+
+def test_masks_are_cut_to_the_visible_region_and_concepts_outside_it_dropped():
+    from explain.methods.netdissect import visible_masks
+
+    inside = np.zeros((64, 64), bool)
+    inside[10:20, 10:20] = True
+    border = np.zeros((64, 64), bool)
+    border[:3, :] = True  # only in the strip the crop removes
+
+    cut = visible_masks({0: inside, 1: border}, {"resize": 256, "crop": 224})
+
+    assert list(cut) == [0] and cut[0].shape == (56, 56) and cut[0][6:16, 6:16].all() and cut[0].sum() == 100
+
+
+def test_a_center_cropping_network_is_dissected_against_what_it_saw():
+    from explain.models import Network
+
+    from .fixtures import ArrayProbeSet
+
+    corner, far = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    corner[4:12, 4:12] = True  # the top-left cell of a 7x7 map over the visible 56x56 region
+    far[40:56, 40:56] = True
+    probe = ArrayProbeSet("cropped", ["corner", "far"], ["shape", "shape"], [{0: corner, 1: far} for _ in range(20)])
+    maps = np.random.default_rng(0).uniform(0, 0.5, (20, 1, 7, 7)).astype(np.float32)
+    maps[:, 0, 0, 0] = 1.0 + np.arange(20) * 0.01
+    cache = ArrayActivationCache("layer4", maps, probe.image_ids)
+    cropping = Network(name="rn18", architecture="resnet18", weights_source="random:0")  # resize 256 / crop 224
+    method, params = get_method("netdissect"), {"quantile": 0.02}
+
+    [aligned] = method.explain(MethodInput(cropping, None, probe, cache, params=params), units=[0])
+    [whole_image] = method.explain(MethodInput(None, None, probe, cache, params=params), units=[0])
+
+    assert aligned.text == "corner" and aligned.score > 0.5
+    assert aligned.score > whole_image.score + 0.1

@@ -10,6 +10,8 @@ from mturk.providers.base import OPERATIONS, CrowdProvider, UnsupportedOperation
 from mturk.providers.local.provider import LocalProvider
 from mturk.status import study_status_html
 
+pytestmark = pytest.mark.crowd
+
 
 @pytest.mark.django_db
 def test_every_provider_is_behind_the_same_interface(crowd_study, monkeypatch):

@@ -10,6 +10,8 @@ from explain.models import Layer, Neuron
 from mturk.providers.mturk.fees import estimate_mturk_cost, mturk_assignment_fee
 from mturk.models import Hit, Publication
 
+pytestmark = pytest.mark.crowd
+
 
 def test_fee_is_20_percent_plus_20_for_big_hits_with_a_cent_minimum():
     assert mturk_assignment_fee(Decimal("0.08"), 3) == Decimal("0.02")  # 0.016 rounds half up
@@ -81,7 +83,28 @@ def test_unknown_study_and_mturk_refusals_are_clear_errors(publication, stubbed_
         call_command("mturk", "harvest", "--study", "nope")
     stubber.add_client_error("get_account_balance", "RequestError", "Your AWS account is not linked to MTurk")
     with pytest.raises(CommandError, match="MTurk refused GetAccountBalance: RequestError: Your AWS account"):
-        call_command("mturk", "estimate", "--study", "crowd", stdout=StringIO())
+        call_command("mturk", "balance", "--study", "crowd", stdout=StringIO())
+    stubber.add_client_error("get_account_balance", "RequestError", "Your AWS account is not linked to MTurk")
+    out = StringIO()
+    call_command("mturk", "estimate", "--study", "crowd", stdout=out)
+    assert "Account balance: not read (MTurk refused GetAccountBalance: RequestError: Your AWS account" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_estimate_needs_no_aws_credentials(reference_sized_study, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    out = StringIO()
+
+    call_command("mturk", "estimate", "--study", "reference", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert "Total: $240.00" in lines
+    assert lines[-1].startswith("Account balance: not read (no AWS credentials found")
+    assert Hit.objects.count() == 0
 
 
 @pytest.mark.django_db

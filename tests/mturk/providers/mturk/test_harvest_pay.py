@@ -11,6 +11,8 @@ from mturk.providers.mturk.provider import EXPIRED_IN_THE_PAST, MTurkProvider
 
 from tests.mturk.helpers import answer_as_worker
 
+pytestmark = pytest.mark.crowd
+
 ACCEPTED = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 SUBMITTED = datetime(2026, 11, 20, 10, 4, tzinfo=timezone.utc)
 

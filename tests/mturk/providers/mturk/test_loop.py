@@ -7,19 +7,21 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from mturk.providers.mturk.hits import hit_request_token
+from tests.mturk.conftest import fixed_hit_token
 from tests.evaluation.helpers import answer, read_task
 
 from .test_publish import expected_create_hit, hit_answer, hit_id
+
+pytestmark = pytest.mark.crowd
 
 ASSIGNMENT = "3ASSIGNMENT0000000000000000001"
 WHEN = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 
 
 @pytest.mark.django_db
-def test_publish_answer_harvest_pay_and_status(publication, stubbed_mturk):
+def test_publish_answer_harvest_pay_and_status(publication, stubbed_mturk, fixed_hit_tokens):
     client, stubber = stubbed_mturk
-    tokens = [hit_request_token(publication, sn) for sn in publication.study.study_neurons.order_by("order", "pk")]
+    tokens = [fixed_hit_token(n) for n in range(publication.study.study_neurons.count())]
     for n, token in enumerate(tokens):
         stubber.add_response("create_hit", hit_answer(n, token), expected_create_hit(token))
     call_command("mturk", "publish", "--study", "crowd", stdout=StringIO(), stderr=StringIO())

@@ -8,11 +8,14 @@ import pytest
 
 from mturk import ledger
 from mturk.models import DesignFrozen, Hit, LedgerEntry, MTurkDesign
-from mturk.providers.mturk.hits import EXTERNAL_QUESTION_NAMESPACE, create_hit_request, hit_request_token
+from mturk.providers.mturk.hits import EXTERNAL_QUESTION_NAMESPACE, create_hit_request, new_hit_token
+from tests.mturk.conftest import fixed_hit_token
 from mturk.providers.mturk.provider import MTurkError, MTurkProvider
 from mturk.publications import open_publication
 
-EXPIRATION = datetime(2026, 12, 1, tzinfo=timezone.utc)
+pytestmark = pytest.mark.crowd
+
+EXPIRATION = datetime(2099, 12, 1, tzinfo=timezone.utc)
 REFERENCE_QUALIFICATIONS = [
     {"QualificationTypeId": "00000000000000000071", "Comparator": "EqualTo", "LocaleValues": [{"Country": "US"}]},
     {"QualificationTypeId": "000000000000000000L0", "Comparator": "GreaterThan", "IntegerValues": [98]},
@@ -53,7 +56,12 @@ def hit_answer(n, token):
 
 
 def tokens(publication):
-    return [hit_request_token(publication, sn) for sn in publication.study.study_neurons.order_by("order", "pk")]
+    return [fixed_hit_token(n) for n in range(publication.study.study_neurons.count())]
+
+
+@pytest.fixture(autouse=True)
+def _fixed_tokens(fixed_hit_tokens):
+    pass
 
 
 @pytest.mark.django_db
@@ -100,12 +108,10 @@ def test_publishing_again_creates_nothing_more(publication, stubbed_mturk):
     assert publication.hits.count() == 2
 
 
-@pytest.mark.django_db
-def test_request_token_is_stable_per_study_and_neuron_and_fits_mturk(publication):
-    first, second = tokens(publication)
-    assert tokens(publication) == [first, second]
-    assert first != second
-    assert len(first) <= 64
+def test_hit_tokens_are_random_and_fit_mturk():
+    made = {new_hit_token() for _ in range(1000)}
+    assert len(made) == 1000
+    assert all(len(token) <= 64 and token.startswith("ne-") and len(token) >= 40 for token in made)
 
 
 def test_external_question_has_the_schema_namespace_url_and_frame_height(publication):

@@ -7,7 +7,10 @@ from django.test import Client
 
 from evaluation.models import Response
 from mturk.models import Hit, Publication
+from mturk.providers.mturk.provider import MTurkProvider
 from tests.evaluation.helpers import answer, read_task
+
+pytestmark = pytest.mark.crowd
 
 SANDBOX_SUBMIT = "https://workersandbox.mturk.com"
 CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')
@@ -70,8 +73,11 @@ def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothin
     done = client.post(f"/mturk/task/{hit.request_token}/", form)
 
     response = Response.objects.get()
-    assert (response.source, response.external_id, response.rater.external_id) == ("mturk", params["assignmentId"], "WORKERA")
-    assert response.ratings.count() == 3 and response.is_valid
+    # Keyed to worker and assignment, and unverified until harvest finds them together on MTurk.
+    assert (response.source, response.external_id, response.rater.external_id) == (
+        "mturk", params["assignmentId"], f"WORKERA:{params['assignmentId']}"
+    )
+    assert response.ratings.count() == 3 and response.is_valid and not response.verified
     assert response.shown_at is not None and response.seconds >= 0  # time on task for MTurk answers too
     assert done.status_code == 200
     body = done.content.decode()
@@ -122,6 +128,7 @@ def test_the_same_worker_cannot_answer_the_same_neuron_twice_across_hits(client,
     params = frame_params(first)
     html = client.get(f"/mturk/task/{first.request_token}/", params).content.decode()
     client.post(f"/mturk/task/{first.request_token}/", {**answer(read_task(html)), **params, "claim": CLAIM_RE.search(html).group(1)})
+    MTurkProvider(first.publication)._confirm_response(first, params["assignmentId"], "WORKERA")  # as harvest does
     # A second HIT of the same neuron (e.g. the study republished in production).
     production = Publication.objects.create(study=crowd_study, provider="mturk", production=True)
     second = Hit.objects.create(

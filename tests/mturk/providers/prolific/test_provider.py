@@ -15,6 +15,8 @@ from tests.mturk.helpers import answer_as_worker
 
 from .conftest import drafted
 
+pytestmark = pytest.mark.crowd
+
 API = "https://api.prolific.com/api/v1/"
 
 
@@ -143,6 +145,24 @@ def test_review_approves_and_rejects_by_the_validity_policy(prolific_publication
 
     assert dict(CrowdAssignment.objects.values_list("external_id", "decision")) == {"SUB1": "approve", "SUB2": "reject"}
     assert server.script == []
+
+
+@pytest.mark.django_db
+def test_review_does_not_pay_a_batch_that_was_not_finished(prolific_publication):
+    drafted(prolific_publication)
+    session_with_answers(prolific_publication, "PIDA", "SUB1", valid=(True,))  # 1 of a batch of 2
+    record = CrowdAssignment.objects.create(
+        publication=prolific_publication, external_id="SUB1", worker_id="PIDA", provider_status="AWAITING REVIEW"
+    )
+    record.responses.set(Response.objects.filter(external_id="SUB1"))
+    server = FakeProlific([])
+
+    report = server.provider(prolific_publication).review()
+
+    assert report.warnings == [
+        "submission SUB1: 1 of 2 tasks answered and the batch was not finished; not approved automatically, decide on Prolific"
+    ]
+    assert CrowdAssignment.objects.get().decision == "" and server.sent == []
 
 
 @pytest.mark.django_db

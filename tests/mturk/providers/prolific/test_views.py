@@ -9,6 +9,8 @@ from tests.evaluation.helpers import answer, read_task
 
 from .conftest import drafted
 
+pytestmark = pytest.mark.crowd
+
 CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')
 
 
