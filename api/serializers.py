@@ -26,7 +26,31 @@ class NetworkSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Network
-        fields = ["name", "architecture", "weights_source", "description", "created_at", "layers"]
+        fields = ["name", "architecture", "weights_source", "class_names", "preprocessing", "description", "created_at",
+                  "layers"]
+
+
+class NetworkCreateSerializer(serializers.Serializer):
+    """The options of `add_network`."""
+
+    name = serializers.SlugField(max_length=100)
+    architecture = serializers.CharField(max_length=100, help_text="torchvision model name, timm:NAME, or demo-cnn.")
+    weights = serializers.CharField(
+        max_length=1000,
+        help_text="random:<seed>, torchvision:<enum member>, or a state-dict file inside API_SERVER_FOLDERS.",
+    )
+    class_names = serializers.JSONField(
+        required=False, help_text="A list of names, or torchvision:<enum member> for that enum's metadata.",
+    )
+    preprocessing = serializers.DictField(required=False, help_text='e.g. {"resize": 256, "crop": 224} or {"squash": 224}.')
+    description = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
+
+    def validate_class_names(self, value):
+        if isinstance(value, list) and all(isinstance(name, str) for name in value):
+            return value
+        if isinstance(value, str) and value.startswith("torchvision:"):
+            return value
+        raise serializers.ValidationError("a list of strings, or torchvision:<enum member>")
 
 
 class ProbeDatasetSerializer(serializers.ModelSerializer):

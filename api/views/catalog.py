@@ -13,6 +13,8 @@ from rest_framework.response import Response
 from explain.importers import ImportFileError, import_explanations
 from explain.jobs import JobError, create_job, load_methods
 from explain.models import Explanation, Job, Method, Network, ProbeDataset
+from explain.network_services import add_network
+from explain.networks import NetworkError
 from explain.probes import ProbeImportError, import_broden_folder, import_image_folder
 
 from .. import filters, serializers
@@ -22,7 +24,7 @@ from .common import uploaded_file_on_disk, without_folder
 
 
 class NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Target networks and their layers."""
+    """Target networks and their layers; POST registers one (`add_network`)."""
 
     queryset = Network.objects.prefetch_related("layers")
     serializer_class = serializers.NetworkSerializer
@@ -30,6 +32,27 @@ class NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     lookup_field = "name"
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     ordering = "name"
+
+    @extend_schema(request=serializers.NetworkCreateSerializer, responses={201: serializers.NetworkSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    def create(self, request):
+        return idempotent(request, lambda: self._add(request))
+
+    def _add(self, request):
+        given = serializers.NetworkCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        options = given.validated_data
+        weights = options["weights"].strip()
+        if weights and not weights.startswith(("random:", "torchvision:")):
+            weights = str(_server_path(weights, "weights", want_folder=False))
+        try:
+            network = add_network(
+                options["name"], options["architecture"], weights, class_names=options.get("class_names"),
+                preprocessing=options.get("preprocessing"), description=options["description"],
+            )
+        except NetworkError as error:
+            raise Problem(422, "network-refused", str(error), errors=[{"field": "", "detail": str(error)}]) from None
+        return Response(self.get_serializer(self.get_queryset().get(pk=network.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -51,7 +74,7 @@ class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         given = serializers.ProbeFolderImportSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         options = given.validated_data
-        folder = _server_folder(options["path"])
+        folder = _server_path(options["path"], "path", want_folder=True)
         try:
             if options["format"] == "broden":
                 dataset = import_broden_folder(folder, options["name"], limit=options.get("limit"))
@@ -63,20 +86,22 @@ class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(self.get_serializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
-def _server_folder(given: str) -> Path:
-    """A folder inside one of settings.API_SERVER_FOLDERS: the API never reads elsewhere on the server."""
+def _server_path(given: str, field: str, want_folder: bool) -> Path:
+    """A folder (or file) inside one of settings.API_SERVER_FOLDERS: the API never reads elsewhere on the server."""
     roots = [Path(root).resolve() for root in settings.API_SERVER_FOLDERS]
     candidate = Path(given)
     for root in roots:
         try:
             path = (root / candidate).resolve()
-            if (path == root or root in path.parents) and path.is_dir():
+            inside = path == root or root in path.parents
+            if inside and (path.is_dir() if want_folder else path.is_file()):
                 return path
         except (OSError, ValueError):  # a name no file system accepts (NUL bytes, too long)
             break
+    kind = "folder" if want_folder else "file"
     allowed = ", ".join(str(root) for root in roots) or "none configured"
-    raise Problem(422, "folder-not-allowed", f"{given!r} is not a folder inside the server folders the API may read "
-                  f"({allowed}; set NEURONEVAL_API_SERVER_FOLDERS)", errors=[{"field": "path", "detail": "not allowed"}])
+    raise Problem(422, f"{kind}-not-allowed", f"{given!r} is not a {kind} inside the server folders the API may read "
+                  f"({allowed}; set NEURONEVAL_API_SERVER_FOLDERS)", errors=[{"field": field, "detail": "not allowed"}])
 
 
 class MethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

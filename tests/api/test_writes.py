@@ -186,3 +186,20 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_a_network_is_added_as_add_network_does(api, settings, tmp_path):
+    added = api.post("/api/v1/networks/", {"name": "rn18", "architecture": "resnet18", "weights": "random:0",
+                                           "class_names": ["cat", "dog"]}, format="json")
+    assert added.status_code == 201, added.content
+    body = added.json()
+    assert (body["architecture"], body["weights_source"], body["class_names"]) == ("resnet18", "random:0", ["cat", "dog"])
+    again = api.post("/api/v1/networks/", {"name": "rn18", "architecture": "resnet18", "weights": "random:0"}, format="json")
+    assert again.status_code == 422 and again.json()["detail"] == "a network named 'rn18' already exists"
+    settings.API_SERVER_FOLDERS = [str(tmp_path)]
+    outside = api.post("/api/v1/networks/", {"name": "x", "architecture": "resnet18", "weights": "/etc/passwd"},
+                       format="json")
+    assert outside.status_code == 422 and outside.json()["type"] == "/api/problems/file-not-allowed"
+    bad_names = api.post("/api/v1/networks/", {"name": "y", "architecture": "resnet18", "weights": "random:0",
+                                               "class_names": "/etc/hosts"}, format="json")
+    assert bad_names.status_code == 400 and bad_names.json()["errors"][0]["field"] == "class_names"
