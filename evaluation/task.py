@@ -67,12 +67,7 @@ def task_context(assignment: Assignment, answers: Mapping | None = None, prompt=
         "instructions": study.instructions,
         "images": images,
         "descriptions": descriptions,
-        "scale": SCALE_LABELS,
-        "rating_question": RATING_QUESTION,
-        "best_question": BEST_QUESTION,
-        "ask_best": study.ask_best,
-        "uninterpretable_label": UNINTERPRETABLE_LABEL,
-        "none_fit_label": NONE_FIT_LABEL,
+        **_form_wording(study),
         "progress": rater_progress(assignment.rater),
         "best_chosen": _chosen(answers, "best", tokens),
         "uninterpretable_chosen": bool(_chosen(answers, "uninterpretable", {"1", "on", "true", "yes"})),
@@ -103,6 +98,13 @@ def preview_context(study_neuron) -> dict:
             {"token": f"preview-{number}", "text": item.text, "number": number}
             for number, item in enumerate(items, start=1)
         ],
+        **_form_wording(study),
+    }
+
+
+def _form_wording(study) -> dict:
+    """The questions and labels every rating form shows, task or preview alike."""
+    return {
         "scale": SCALE_LABELS,
         "rating_question": RATING_QUESTION,
         "best_question": BEST_QUESTION,

@@ -17,7 +17,6 @@ from evaluation.models import Assignment, Rater, Response, Study
 from ...claims import read_claim, sign_claim
 from ...identifiers import CROWD_ID, bad_crowd_ids, worker_key
 from .models import Hit
-from .preview import preview_task
 
 PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
 # Where MTurk may tell the page to post the finished assignment (turkSubmitTo).
@@ -80,7 +79,7 @@ def mturk_task(request, hit_token):
         return _unavailable(request, base, f"This study is {study.status} and takes no answers now. Please return this HIT.", 403)
 
     if not assignment_id or assignment_id == PREVIEW_ASSIGNMENT_ID:
-        return render(request, "mturk/task.html", {**base, "preview": True, "task": preview_task(hit.study_neuron)})
+        return render(request, "mturk/task.html", {**base, "preview": True, "task": rating.preview_context(hit.study_neuron)})
     if not worker_id or submit_url is None:
         return HttpResponseBadRequest("This page must be opened from the MTurk HIT (workerId and turkSubmitTo are missing).")
 
