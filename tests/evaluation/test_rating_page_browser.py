@@ -4,8 +4,6 @@ Accessibility is checked with axe-core, loaded from node_modules (`npm ci` insta
 package.json). Set NEURONEVAL_SCREENSHOT_DIR to keep the screenshots (docs/ holds the ones taken so).
 """
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -15,36 +13,20 @@ from analysis.ratings_io import export_ratings
 from evaluation.models import Rater, Response, Study
 from evaluation.services import create_study, invite_raters
 
+from tests.fakes.browser import browser_marks, start_chromium
+
 from .conftest import METHOD_NAMES, build_explained_network
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
 TEXTS = {"netdissect": "red (color)", "clip-dissect-annotations": "round <b>shapes</b>", "shuffled-control": "grass texture"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)), reason="chromium not installed"),
-]
+pytestmark = browser_marks
 
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
+    driver = start_chromium()
     yield driver
     driver.quit()
 

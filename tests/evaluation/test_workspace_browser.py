@@ -10,32 +10,18 @@ from django.contrib.auth import get_user_model
 
 from evaluation.models import Exclusion, Response, Study
 
+from tests.fakes.browser import browser_marks, start_chromium
+
 from .conftest import METHOD_NAMES, build_explained_network
-from .test_rating_page_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, pytestmark  # noqa: F401
+
+pytestmark = browser_marks
 
 TEXTS = {"netdissect": "red <b>(color)</b>", "clip-dissect-annotations": "round shapes", "shuffled-control": "grass texture"}
 
 
-def chromium():
-    import tempfile
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    driver.set_window_size(1280, 1000)
-    return driver
-
-
 @pytest.fixture
 def two_browsers():
-    researcher, rater = chromium(), chromium()
+    researcher, rater = start_chromium(), start_chromium()
     yield researcher, rater
     researcher.quit()
     rater.quit()
