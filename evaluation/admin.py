@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from . import services
-from .models import Assignment, Exclusion, Rater, Rating, Response, Slot, Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
+from .models import Assignment, CollectionStop, Exclusion, Rater, Rating, Response, Slot, Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 from .permissions import studies_visible_to
 
 
@@ -50,9 +50,19 @@ class StudyAdmin(admin.ModelAdmin):
     actions = ["invite_three_raters", "enable_open_link", "open_study", "pause_study", "close_study"]
     filter_horizontal = ["collaborators"]
     fields = ["name", "title", "instructions", "network", "status", "raters_per_neuron", "images_per_task", "ask_best",
-              "seed", "owner", "collaborators", "open_link_token", "created_at"]
+              "seed", "owner", "collaborators", "open_link_token", "created_at", "collection", "adaptive_min_raters",
+              "adaptive_target_half_width", "adaptive_budget_responses", "adaptive_budget_money", "cost_per_response",
+              "adaptive_draw_neurons", "adaptive_start_neurons", "collection_stopped"]
     readonly_fields = ["name", "network", "status", "raters_per_neuron", "images_per_task", "ask_best", "seed",
-                       "open_link_token", "created_at"]
+                       "open_link_token", "created_at", "collection", "adaptive_min_raters", "adaptive_draw_neurons",
+                       "adaptive_start_neurons", "collection_stopped"]
+
+    @admin.display(description="Collection stopped")
+    def collection_stopped(self, obj):
+        stop = CollectionStop.objects.filter(study=obj).first()
+        if stop is None:
+            return "-"
+        return f"{stop} ({', '.join(f'{key}: {value}' for key, value in stop.figures.items() if key != 'half_widths')})"
 
     def get_queryset(self, request):
         return studies_visible_to(request.user)

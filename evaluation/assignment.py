@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .checks import build_check, check_due, checks_planned
+from .collection import is_stopped, next_adaptive_neuron
 from .errors import AlreadyAnswered, NothingLeft, SubmissionError
 from .models import Assignment, Rater, Response, Slot, Study, StudyNeuron
 
@@ -81,9 +82,12 @@ def _current_assignment(rater):
     return rater.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True).order_by("reserved_at").first()
 
 
-def _next_neuron(study, rater):
+def _next_neuron(study, rater, record_stop=False):
     """The neuron this rater would get next: fewest responses (stored or reserved), not done by the rater,
-    still short of the study's raters per neuron."""
+    still short of the study's raters per neuron. An adaptive study asks evaluation.adaptive instead
+    (which records the study's stop when `record_stop`: only under the study lock)."""
+    if study.collection == Study.Collection.ADAPTIVE:
+        return next_adaptive_neuron(study, rater, record=record_stop)
     done = Response.objects.filter(rater=rater, is_check=False).values("study_neuron")
     held = rater.assignments.filter(
         is_check=False, status__in=[Assignment.Status.RESERVED, Assignment.Status.COMPLETED]
@@ -124,7 +128,7 @@ def claim_next_assignment(rater: Rater) -> Assignment | None:
             check = _claim_check(rater, now)
             if check is not None:
                 return check
-        candidate = _next_neuron(study, rater)
+        candidate = _next_neuron(study, rater, record_stop=True)
         if candidate is None:
             return None
         expired = rater.assignments.filter(study_neuron=candidate, is_check=False).first()
@@ -149,6 +153,8 @@ def claim_assignment_for_neuron(rater: Rater, study_neuron: StudyNeuron) -> Assi
         if existing is not None and existing.status == Assignment.Status.RESERVED and existing.expires_at > now:
             return existing
         _expire_stale(study_neuron.study, now)
+        if is_stopped(study_neuron.study):
+            raise NothingLeft("this study has collected what it needs", retry_in_seconds=None)
         load = _neuron_load(study_neuron.study).get(pk=study_neuron.pk).load
         if load >= study_neuron.study.raters_per_neuron:
             raise NothingLeft(
@@ -197,6 +203,11 @@ def retry_in_seconds(rater: Rater) -> int | None:
     this rater could still do runs out, or None when the study is truly done for this rater."""
     now = timezone.now()
     study = rater.study
+    if is_stopped(study):
+        return None
+    if study.collection == Study.Collection.ADAPTIVE:
+        # Not stopped yet: what is out may still meet the target, or come back for others to take.
+        return _next_release(list(study.study_neurons.values_list("pk", flat=True)), now)
     done = Response.objects.filter(rater=rater, is_check=False).values("study_neuron")
     open_neurons = (
         _neuron_load(study).filter(

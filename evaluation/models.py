@@ -1,5 +1,6 @@
 """Rating studies: what raters are shown (frozen at creation), who rates, what they answered."""
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,41 @@ class Study(models.Model):
         db_default=False,
         help_text="Before storing an answer whose best pick is rated below another description, point it out and "
         "let the rater change or keep it (off reproduces the reference protocol).",
+    )
+    class Collection(models.TextChoices):
+        FIXED = "fixed", "Fixed: raters per neuron on every neuron"
+        ADAPTIVE = "adaptive", "Adaptive: where one more response helps most, until a target or a budget"
+
+    collection = models.CharField(
+        max_length=10, choices=Collection.choices, default=Collection.FIXED, db_default=Collection.FIXED,
+        help_text="Adaptive: every neuron starts at the minimum raters, then each task goes where it narrows the "
+        "reported intervals most; raters per neuron is then the cap (evaluation/adaptive.py, docs/analysis.md).",
+    )
+    adaptive_min_raters = models.PositiveIntegerField(
+        default=2, db_default=2, help_text="Adaptive: raters every neuron gets before any gets more (at least 2)."
+    )
+    adaptive_target_half_width = models.FloatField(
+        null=True, blank=True,
+        help_text="Adaptive: stop when every method mean and pairwise difference has a 95% CI half-width at most this.",
+    )
+    adaptive_budget_responses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Adaptive: stop after this many counted responses."
+    )
+    adaptive_budget_money = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True,
+        help_text="Adaptive: stop when counted responses times the cost per response reach this amount.",
+    )
+    cost_per_response = models.DecimalField(
+        max_digits=8, decimal_places=4, default=Decimal("0.10"), db_default=Decimal("0.10"),
+        help_text="What one response costs, fees included (prices the adaptive budget and the stop record).",
+    )
+    adaptive_draw_neurons = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Adaptive: start with the first neurons only and draw more from the study's neurons when a new "
+        "neuron narrows the intervals more per response than another rater on one already drawn.",
+    )
+    adaptive_start_neurons = models.PositiveIntegerField(
+        default=40, db_default=40, help_text="Adaptive with drawing: neurons (in the study's order) drawn at the start."
     )
     seed = models.IntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -309,3 +345,22 @@ class Exclusion(models.Model):
     def __str__(self):
         target = f"rater {self.rater_id}" if self.rater_id else f"response {self.response_id}"
         return f"{self.study}: {target} ({self.reason})"
+
+
+class CollectionStop(models.Model):
+    """When and why an adaptive study stopped handing out tasks, with the figures it stopped on."""
+
+    class Reason(models.TextChoices):
+        TARGET = "target", "Target CI half-width reached"
+        BUDGET = "budget", "Budget cap reached"
+        EXHAUSTED = "exhausted", "Every neuron has its most raters"
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="collection_stop")
+    stopped_at = models.DateTimeField()
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    figures = models.JSONField(
+        default=dict, help_text="Responses, neurons, spend, the half-widths and the target or budget it met."
+    )
+
+    def __str__(self):
+        return f"{self.study}: {self.get_reason_display()} at {self.stopped_at:%Y-%m-%d %H:%M}"

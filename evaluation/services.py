@@ -21,7 +21,7 @@ from .lifecycle import allowed_transitions, change_status
 from .reports import (
     collection_pace, method_progress, rater_quality, seconds_per_task, study_data_version, study_progress,
 )
-from .studies import MAX_METHODS, MIN_METHODS, LayerSelection, create_study, eligible_counts
+from .studies import MAX_METHODS, MIN_METHODS, AdaptivePlan, LayerSelection, create_study, eligible_counts
 from .submission import submit_response
 from .task import (
     BEST_QUESTION,
@@ -34,7 +34,7 @@ from .task import (
 )
 
 __all__ = [
-    "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
+    "AdaptivePlan", "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
     "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "has_task_left", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",

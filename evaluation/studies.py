@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Mapping, Sequence
 
 from django.db import transaction
@@ -10,12 +11,49 @@ from django.db import transaction
 from explain.lookups import named
 from explain.models import Explanation, Method, Network, Neuron, TopImage
 
+from .adaptive import MIN_NEURONS_TO_ESTIMATE
 from .checks import build_check
 from .errors import StudyError
 from .models import Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 
 MIN_METHODS = 2
 MAX_METHODS = 8
+
+
+@dataclass(frozen=True)
+class AdaptivePlan:
+    """An adaptive study's settings (see Study's adaptive_* fields and evaluation.adaptive)."""
+
+    min_raters: int = 2
+    target_half_width: float | None = None
+    budget_responses: int | None = None
+    budget_money: Decimal | None = None
+    draw_neurons: bool = False
+    start_neurons: int = 40
+
+    def check(self, raters_per_neuron: int) -> None:
+        if not 2 <= self.min_raters <= raters_per_neuron:
+            raise StudyError(
+                f"adaptive collection: the minimum raters per neuron must be from 2 (the between-rater variance needs "
+                f"two) to the raters per neuron ({raters_per_neuron}), got {self.min_raters}"
+            )
+        if self.target_half_width is None and self.budget_responses is None and self.budget_money is None:
+            raise StudyError("adaptive collection needs a target CI half-width or a budget cap to stop at")
+        if self.target_half_width is not None and not self.target_half_width > 0:
+            raise StudyError(f"adaptive collection: the target CI half-width must be above 0, got {self.target_half_width}")
+        for name, value in (("budget in responses", self.budget_responses), ("budget in money", self.budget_money)):
+            if value is not None and not value > 0:
+                raise StudyError(f"adaptive collection: the {name} must be above 0, got {value}")
+        if self.draw_neurons and self.start_neurons < MIN_NEURONS_TO_ESTIMATE:
+            raise StudyError(f"adaptive collection: start with at least {MIN_NEURONS_TO_ESTIMATE} neurons, got {self.start_neurons}")
+
+    def fields(self) -> dict:
+        return {
+            "collection": "adaptive", "adaptive_min_raters": self.min_raters,
+            "adaptive_target_half_width": self.target_half_width, "adaptive_budget_responses": self.budget_responses,
+            "adaptive_budget_money": self.budget_money, "adaptive_draw_neurons": self.draw_neurons,
+            "adaptive_start_neurons": self.start_neurons,
+        }
 
 
 @dataclass(frozen=True)
@@ -45,6 +83,8 @@ def create_study(
     units: Mapping[str, Sequence[int]] | None = None,
     attention_check_every: int = 0,
     consistency_prompt: bool = False,
+    adaptive: AdaptivePlan | None = None,
+    cost_per_response: Decimal | str = Decimal("0.10"),
 ) -> Study:
     """Pick neurons at random per layer (or the listed `units` of a layer) and freeze what raters will be shown.
 
@@ -53,7 +93,8 @@ def create_study(
     StudyImage rows, so later re-imports never change this study. A study
     never ends up without neurons: a layer with no eligible neuron is refused.
     With attention_check_every = N (>= 2) one task in N is an attention check
-    (evaluation.checks); the study is refused if its material allows none.
+    (evaluation.checks); the study is refused if its material allows none. With `adaptive`, raters per
+    neuron is the cap and tasks go where they narrow the reported intervals most (evaluation.adaptive).
     """
     network = named(Network, network, what="network", error=StudyError)
     method_objs = _resolve_methods(methods)
@@ -69,6 +110,11 @@ def create_study(
         raise StudyError("images per task must be at least 1")
     if attention_check_every == 1 or attention_check_every < 0:
         raise StudyError("attention checks: give one check in N tasks with N >= 2, or 0 for no checks")
+    if adaptive is not None:
+        adaptive.check(raters_per_neuron)
+    cost_per_response = Decimal(str(cost_per_response))
+    if cost_per_response < 0:
+        raise StudyError(f"the cost per response cannot be negative, got {cost_per_response}")
 
     units = dict(units or {})
     unknown_layers = [name for name in units if name not in {layer.name for layer in layer_objs}]
@@ -112,6 +158,8 @@ def create_study(
             owner=owner,
             attention_check_every=attention_check_every,
             consistency_prompt=consistency_prompt,
+            cost_per_response=cost_per_response,
+            **(adaptive.fields() if adaptive is not None else {}),
         )
         for order, method in enumerate(method_objs):
             StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])

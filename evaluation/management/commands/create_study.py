@@ -1,6 +1,8 @@
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand, CommandError
 
-from evaluation.services import StudyError, create_study
+from evaluation.services import AdaptivePlan, StudyError, create_study
 from explain.lookups import comma_list
 
 
@@ -13,6 +15,16 @@ def explanation_rank(value):
         method, _, rank = part.partition("=")
         ranks[method.strip()] = int(rank)
     return ranks
+
+
+def _adaptive_plan(options):
+    if not options["adaptive"]:
+        return None
+    return AdaptivePlan(
+        min_raters=options["min_raters"], target_half_width=options["target_half_width"],
+        budget_responses=options["budget_responses"], budget_money=options["budget_money"],
+        draw_neurons=options["draw_neurons"], start_neurons=options["start_neurons"],
+    )
 
 
 class Command(BaseCommand):
@@ -41,6 +53,18 @@ class Command(BaseCommand):
             "--consistency-prompt", action="store_true",
             help="Before storing a best pick rated below another description, point it out to the rater.",
         )
+        adaptive = parser.add_argument_group("adaptive collection (docs/analysis.md); --raters is then the cap")
+        adaptive.add_argument("--adaptive", action="store_true", help="Collect adaptively instead of K raters everywhere.")
+        adaptive.add_argument("--min-raters", type=int, default=2, help="Raters every neuron gets first (default 2).")
+        adaptive.add_argument("--target-half-width", type=float, default=None,
+                              help="Stop when every method mean and difference has a 95%% CI half-width at most this.")
+        adaptive.add_argument("--budget-responses", type=int, default=None, help="Stop after this many responses.")
+        adaptive.add_argument("--budget-money", type=Decimal, default=None, help="Stop when responses cost this much.")
+        adaptive.add_argument("--cost-per-response", type=Decimal, default=Decimal("0.10"),
+                              help="What one response costs, fees included (default 0.10).")
+        adaptive.add_argument("--draw-neurons", action="store_true",
+                              help="Start with --start-neurons neurons and draw more when that helps more per response.")
+        adaptive.add_argument("--start-neurons", type=int, default=40)
         parser.add_argument("--title", default="")
         parser.add_argument("--instructions", default="")
         parser.add_argument("--status", choices=["draft", "open", "paused", "closed"], default="open")
@@ -73,6 +97,8 @@ class Command(BaseCommand):
                 owner=owner,
                 attention_check_every=options["attention_checks"],
                 consistency_prompt=options["consistency_prompt"],
+                adaptive=_adaptive_plan(options),
+                cost_per_response=options["cost_per_response"],
             )
         except StudyError as error:
             raise CommandError(str(error)) from None
