@@ -97,47 +97,61 @@ class Stop:
 
 def quantity_values(ratings: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
     """One row per response (indexed by neuron, response), one column per reported quantity:
-    'mean:<method>' is the rating, 'diff:<a>-<b>' the difference of the two ratings."""
-    wide = ratings.pivot_table(index=["neuron", "response"], columns="method", values="rating", aggfunc="mean")
-    methods = list(methods) if methods is not None else sorted(wide.columns)
-    wide = wide.reindex(columns=methods).dropna()
-    columns = {f"mean:{m}": wide[m] for m in methods}
-    for a, b in combinations(methods, 2):
-        columns[f"diff:{a}-{b}"] = wide[a] - wide[b]
-    return pd.DataFrame(columns, index=wide.index)
+    'mean:<method>' is the rating, 'diff:<a>-<b>' the difference of the two ratings. A response
+    without a rating of every method is left out."""
+    methods = list(methods) if methods is not None else sorted(ratings["method"].unique())
+    response, responses = pd.factorize(ratings["response"])
+    method = pd.Index(methods).get_indexer(ratings["method"])
+    known = method >= 0
+    matrix = np.full((len(responses), len(methods)), np.nan)
+    matrix[response[known], method[known]] = ratings["rating"].to_numpy(float)[known]
+    neuron = np.empty(len(responses), dtype=ratings["neuron"].dtype)
+    neuron[response] = ratings["neuron"].to_numpy()
+    complete = ~np.isnan(matrix).any(axis=1)
+    pairs = list(combinations(range(len(methods)), 2))
+    values = np.hstack([matrix, matrix[:, [a for a, _ in pairs]] - matrix[:, [b for _, b in pairs]]])[complete]
+    names = [f"mean:{m}" for m in methods] + [f"diff:{methods[a]}-{methods[b]}" for a, b in pairs]
+    index = pd.MultiIndex.from_arrays([neuron[complete], np.asarray(responses)[complete]], names=["neuron", "response"])
+    return pd.DataFrame(values, index=index, columns=names)
 
 
 def estimate_components(values: pd.DataFrame) -> Components | None:
     """Moment estimates of B_c, W_c and the shrunk W_nc (see the module's docstring); None while fewer
     than MIN_NEURONS_TO_ESTIMATE neurons have two responses."""
-    grouped = values.groupby(level="neuron")
-    k = grouped.size()
-    if int((k >= 2).sum()) < MIN_NEURONS_TO_ESTIMATE:
+    group, neurons = pd.factorize(values.index.get_level_values("neuron"))
+    k = np.bincount(group, minlength=len(neurons)).astype(float)
+    repeated = k >= 2
+    if int(repeated.sum()) < MIN_NEURONS_TO_ESTIMATE:
         return None
-    means = grouped.mean()
-    squares = (values - means.reindex(values.index.get_level_values("neuron")).to_numpy()) ** 2
-    ss = squares.groupby(level="neuron").sum()
-    within = ss[k >= 2].sum().to_numpy() / float((k[k >= 2] - 1).sum())
-    between = np.maximum(means.var(ddof=1).to_numpy() - (within[None, :] / k.to_numpy()[:, None]).mean(axis=0), 0.0)
-    neuron_within = (PRIOR_RESPONSES * within[None, :] + ss.to_numpy()) / (PRIOR_RESPONSES + k.to_numpy()[:, None] - 1)
-    return Components(list(values.columns), between, within, pd.DataFrame(neuron_within, index=k.index, columns=values.columns))
+    x = values.to_numpy(float)
+    means = np.column_stack([np.bincount(group, weights=x[:, c], minlength=len(neurons)) for c in range(x.shape[1])]) / k[:, None]
+    squares = (x - means[group]) ** 2
+    ss = np.column_stack([np.bincount(group, weights=squares[:, c], minlength=len(neurons)) for c in range(x.shape[1])])
+    within = ss[repeated].sum(axis=0) / float((k[repeated] - 1).sum())
+    between = np.maximum(means.var(axis=0, ddof=1) - (within[None, :] / k[:, None]).mean(axis=0), 0.0)
+    neuron_within = (PRIOR_RESPONSES * within[None, :] + ss) / (PRIOR_RESPONSES + k[:, None] - 1)
+    return Components(list(values.columns), between, within, pd.DataFrame(neuron_within, index=neurons, columns=values.columns))
 
 
-def _neuron_within(components: Components, neurons) -> np.ndarray:
-    """W_nc for the listed neurons: their own estimate, or the pooled W_c for a neuron without responses."""
-    own = components.neuron_within.reindex(neurons)
-    return own.fillna(pd.Series(components.within, index=components.quantities)).to_numpy()
+def neuron_within(components: Components, neurons) -> np.ndarray:
+    """W_nc (rows: the listed neurons): their own estimate, or the pooled W_c for a neuron without responses."""
+    own = components.neuron_within.reindex(pd.Index(neurons))
+    return np.where(np.isnan(own.to_numpy()), components.within[None, :], own.to_numpy())
+
+
+def variances(components: Components, k: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Formula (1) for every quantity: k responses per neuron, `within` its W_nc rows (neuron_within)."""
+    k = np.asarray(k, dtype=float)
+    total = k.sum()
+    if total == 0:
+        return np.full(len(components.quantities), np.inf)
+    return (components.between * float((k ** 2).sum()) + k @ within) / total ** 2
 
 
 def reported_variances(components: Components, counts: pd.Series) -> np.ndarray:
     """Formula (1) for every quantity, given the responses per neuron (neuron -> k)."""
     counts = counts[counts > 0]
-    total = float(counts.sum())
-    if total == 0:
-        return np.full(len(components.quantities), np.inf)
-    k = counts.to_numpy(dtype=float)
-    numerator = components.between * float((k ** 2).sum()) + k @ _neuron_within(components, counts.index)
-    return numerator / total ** 2
+    return variances(components, counts.to_numpy(), neuron_within(components, counts.index))
 
 
 def half_widths(components: Components, counts: pd.Series, settings: AdaptiveSettings) -> pd.Series:
@@ -151,38 +165,49 @@ def choose_neuron(neurons: pd.DataFrame, components: Components | None, settings
     draw order), `load` (responses plus live reservations: the cap and the minimum count these),
     `expected` (responses the analysis counts plus live reservations: the k of formula (1)),
     `drawn` (in the collection already), `available` (this rater may take it: not done by them).
-    Drawn neurons below the minimum come first (fewest first); then the largest drop of the
-    binding variance per response, a new neuron (the next undrawn one in order) costing the minimum.
     """
-    open_ = neurons[neurons["available"] & (neurons["load"] < settings.max_raters)]
-    drawn = open_[open_["drawn"]]
-    starting = drawn[drawn["load"] < settings.min_raters]
+    within = neuron_within(components, neurons.index) if components is not None else None
+    row = choose_row(
+        neurons["order"].to_numpy(), neurons["load"].to_numpy(float), neurons["expected"].to_numpy(float),
+        neurons["drawn"].to_numpy(bool), neurons["available"].to_numpy(bool), within, components, settings,
+    )
+    return None if row is None else neurons.index[row]
+
+
+def choose_row(order, load, expected, drawn, available, within, components: Components | None,
+               settings: AdaptiveSettings) -> int | None:
+    """choose_neuron on arrays (one entry per neuron; `within`: neuron_within rows): the row chosen, or None.
+
+    Drawn neurons below the minimum come first (fewest first, then in order). Then, once the
+    variances are estimated, the largest drop of max_c V_c per response, a new neuron (the next
+    undrawn one in order) costing the minimum; before that, the next undrawn neuron, else the
+    drawn one with the fewest responses.
+    """
+    open_ = available & (load < settings.max_raters)
+    candidates = np.flatnonzero(open_ & drawn)
+    starting = candidates[load[candidates] < settings.min_raters]
     if len(starting):
-        return starting.sort_values(["load", "order"]).index[0]
-    fresh = open_[~open_["drawn"]].sort_values("order") if settings.draw_neurons else open_.iloc[:0]
+        return int(starting[np.lexsort((order[starting], load[starting]))[0]])
+    fresh = np.flatnonzero(open_ & ~drawn) if settings.draw_neurons else np.array([], dtype=int)
+    next_fresh = int(fresh[np.argmin(order[fresh])]) if len(fresh) else None
     if components is None:
-        # Nothing to weigh yet: start the next neuron, else spread responses (fewest first).
-        if len(fresh):
-            return fresh.index[0]
-        return drawn.sort_values(["load", "order"]).index[0] if len(drawn) else None
-    gains = _gain_per_response(neurons, drawn, fresh, components, settings)
-    return gains.idxmax() if len(gains) else None
-
-
-def _gain_per_response(neurons, drawn, fresh, components, settings) -> pd.Series:
-    loads = neurons.loc[neurons["drawn"], "expected"].astype(float)
-    loads = loads[loads > 0]
-    k2, total = float((loads ** 2).sum()), float(loads.sum())
-    within_by_load = loads.to_numpy() @ _neuron_within(components, loads.index)
-    now = ((components.between * k2 + within_by_load) / total ** 2).max() if total else np.inf
-    k = drawn["expected"].to_numpy(dtype=float)[:, None]
-    more = (components.between * (k2 + 2 * k + 1) + within_by_load + _neuron_within(components, drawn.index)) / (total + 1) ** 2
-    gains = pd.Series(now - more.max(axis=1), index=drawn.index)
-    if len(fresh):
+        if next_fresh is not None:
+            return next_fresh
+        return int(candidates[np.lexsort((order[candidates], load[candidates]))[0]]) if len(candidates) else None
+    k = np.where(drawn, expected, 0.0)
+    k2, total = float((k ** 2).sum()), float(k.sum())
+    summed_within = k @ within
+    now = ((components.between * k2 + summed_within) / total ** 2).max() if total else np.inf
+    kc = k[candidates][:, None]
+    more = (components.between * (k2 + 2 * kc + 1) + summed_within + within[candidates]) / (total + 1) ** 2
+    gains = now - more.max(axis=1)
+    best = int(candidates[np.argmax(gains)]) if len(candidates) else None
+    if next_fresh is not None:
         m = float(settings.min_raters)
-        new = (components.between * (k2 + m * m) + within_by_load + m * components.within) / (total + m) ** 2
-        gains.loc[fresh.index[0]] = (now - new.max()) / m
-    return gains
+        new = (components.between * (k2 + m * m) + summed_within + m * components.within) / (total + m) ** 2
+        if best is None or (now - new.max()) / m > gains.max():
+            return next_fresh
+    return best
 
 
 def stop_decision(components: Components | None, counted: pd.Series, paid: int, settings: AdaptiveSettings,
