@@ -81,6 +81,22 @@ def metric_scores_frame(study) -> pd.DataFrame:
     )
 
 
+RESPONSE_COLUMNS = [
+    "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid", "invalid_reason", "source",
+    "submitted_at", "seconds", "visible_seconds",
+]
+
+
+def _counted_responses(include_invalid: bool, include_unverified: bool) -> dict:
+    """The Response filters for what a table counts: never attention checks; invalid and unverified on request."""
+    counted = {"is_check": False}
+    if not include_invalid:
+        counted["is_valid"] = True
+    if not include_unverified:
+        counted["verified"] = True
+    return counted
+
+
 def ratings_frame(study, include_invalid: bool = True, include_unverified: bool = False) -> pd.DataFrame:
     """The study's tidy frame. Crowd answers the provider has not confirmed yet (Response.verified
     False: anyone can post to the MTurk frame with made-up ids) are left out unless `include_unverified`."""
@@ -91,31 +107,18 @@ def ratings_frame(study, include_invalid: bool = True, include_unverified: bool 
         ),
         columns=["item_id", "method", "layer", "unit", "text"],
     )
-    responses_query = Response.objects.filter(study=study, is_check=False)
-    if not include_invalid:
-        responses_query = responses_query.filter(is_valid=True)
-    if not include_unverified:
-        responses_query = responses_query.filter(verified=True)
+    counted = _counted_responses(include_invalid, include_unverified)
     responses = pd.DataFrame.from_records(
-        responses_query.values_list(
-            "id", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
-            "invalid_reason", "source", "submitted_at", "seconds", "visible_seconds",
-        ),
-        columns=[
-            "pk", "external_id", "rater_id", "best_item_id", "uninterpretable", "none_fit", "is_valid",
-            "invalid_reason", "source", "submitted_at", "seconds", "visible_seconds",
-        ],
+        Response.objects.filter(study=study, **counted).values_list("pk", *RESPONSE_COLUMNS),
+        columns=["pk", *RESPONSE_COLUMNS],
     )
     raters = pd.DataFrame.from_records(
         Rater.objects.filter(study=study).values_list("id", "external_id"), columns=["rater_id", "rater_external_id"]
     )
-    ratings_query = Rating.objects.filter(response__study=study, response__is_check=False)
-    if not include_invalid:
-        ratings_query = ratings_query.filter(response__is_valid=True)
-    if not include_unverified:
-        ratings_query = ratings_query.filter(response__verified=True)
     ratings = pd.DataFrame.from_records(
-        ratings_query.values_list("response_id", "item_id", "position", "value"),
+        Rating.objects.filter(
+            response__study=study, **{f"response__{field}": value for field, value in counted.items()}
+        ).values_list("response_id", "item_id", "position", "value"),
         columns=["pk", "item_id", "position", "rating"],
     )
 
