@@ -183,21 +183,20 @@ class StudyStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Study.Status.choices)
 
 
-class LayerProgressSerializer(serializers.Serializer):
+class _ProgressCountsSerializer(serializers.Serializer):
+    neurons = serializers.IntegerField()
+    responses = serializers.IntegerField()
+    valid = serializers.IntegerField()
+    target = serializers.IntegerField()
+
+
+class LayerProgressSerializer(_ProgressCountsSerializer):
     layer = serializers.CharField()
-    neurons = serializers.IntegerField()
     complete_neurons = serializers.IntegerField()
-    responses = serializers.IntegerField()
-    valid = serializers.IntegerField()
-    target = serializers.IntegerField()
 
 
-class StudyProgressSerializer(serializers.Serializer):
+class StudyProgressSerializer(_ProgressCountsSerializer):
     layers = LayerProgressSerializer(many=True)
-    responses = serializers.IntegerField()
-    valid = serializers.IntegerField()
-    neurons = serializers.IntegerField()
-    target = serializers.IntegerField()
     raters = serializers.IntegerField()
     reserved = serializers.IntegerField()
 

@@ -15,30 +15,34 @@ from explain.lookups import comma_list
 
 from .. import serializers
 from ..problems import Problem
-from .common import study_for
+from .common import study_for, validated
 
 
-def _options(request, query=serializers.AnalysisQuerySerializer):
-    given = query(data=request.query_params)
-    given.is_valid(raise_exception=True)
-    options = given.validated_data
+def _analysed(request, name, analyse, query=serializers.AnalysisQuerySerializer):
+    """`analyse(frame, selection, **resampling)` on the study's ratings with the request's options; a refused
+    selection or an empty study becomes a problem."""
+    study = study_for(request, name)
+    options = validated(query, request.query_params)
     selection = Selection(
         include_invalid=options["include_invalid"], exclude_flagged=options["exclude_flagged"],
         methods=comma_list(options["methods"]) or None, exclude_raters=comma_list(options["exclude_raters"]),
         include_excluded=options["include_excluded"],
     )
-    return options, selection
+    resampling = {} if query is serializers.SelectionQuerySerializer else {
+        "by_layer": options.get("by") == "layer", "n_resamples": options.get("bootstrap", stats.DEFAULT_RESAMPLES),
+        "seed": options.get("seed", stats.DEFAULT_SEED),
+    }
+    try:
+        return analyse(study, ratings_frame(study), selection, **resampling)
+    except NoResponses as error:
+        raise Problem(422, "no-responses", str(error)) from None
+    except ValueError as error:
+        raise Problem(400, "invalid-request", str(error), errors=[{"field": "methods", "detail": str(error)}]) from None
 
 
 def _records(json_text: str):
     # The analysis' own JSON rendering, so numbers are exactly those the commands print.
     return json.loads(json_text)
-
-
-def _refused(error: ValueError) -> Problem:
-    if isinstance(error, NoResponses):
-        return Problem(422, "no-responses", str(error))
-    return Problem(400, "invalid-request", str(error), errors=[{"field": "methods", "detail": str(error)}])
 
 
 class ComparisonView(APIView):
@@ -48,19 +52,13 @@ class ComparisonView(APIView):
     @extend_schema(parameters=[serializers.AnalysisQuerySerializer],
                    responses={200: serializers.ComparisonRowSerializer(many=True)})
     def get(self, request, name):
-        study = study_for(request, name)
-        options, selection = _options(request)
-        try:
-            table = comparison_for_frame(
-                ratings_frame(study), selection, by_layer=options.get("by") == "layer",
-                n_resamples=options.get("bootstrap", stats.DEFAULT_RESAMPLES), seed=options.get("seed", stats.DEFAULT_SEED),
-                metric_scores=metric_scores_frame(study),
-            )
-        except ValueError as error:
-            raise _refused(error) from None
-        if table.empty:
-            raise _refused(NoResponses(f"study {study.name!r} has no responses to analyse with these options"))
-        return Response(_records(render_comparison(table, "json")))
+        def comparison(study, frame, selection, **resampling):
+            table = comparison_for_frame(frame, selection, metric_scores=metric_scores_frame(study), **resampling)
+            if table.empty:
+                raise NoResponses(f"study {study.name!r} has no responses to analyse with these options")
+            return table
+
+        return Response(_records(render_comparison(_analysed(request, name, comparison), "json")))
 
 
 class PairwiseView(APIView):
@@ -69,15 +67,8 @@ class PairwiseView(APIView):
     @extend_schema(parameters=[serializers.AnalysisQuerySerializer],
                    responses={200: serializers.PairwiseRowSerializer(many=True)})
     def get(self, request, name):
-        study = study_for(request, name)
-        options, selection = _options(request)
-        try:
-            table = pairwise_for_frame(
-                ratings_frame(study), selection, by_layer=options.get("by") == "layer",
-                n_resamples=options.get("bootstrap", stats.DEFAULT_RESAMPLES), seed=options.get("seed", stats.DEFAULT_SEED),
-            )
-        except ValueError as error:
-            raise _refused(error) from None
+        table = _analysed(request, name, lambda study, frame, selection, **resampling: pairwise_for_frame(
+            frame, selection, **resampling))
         return Response(_records(render_frame(table, "json")))
 
 
@@ -86,10 +77,6 @@ class AgreementView(APIView):
 
     @extend_schema(parameters=[serializers.SelectionQuerySerializer], responses={200: serializers.AgreementSerializer})
     def get(self, request, name):
-        study = study_for(request, name)
-        _, selection = _options(request, serializers.SelectionQuerySerializer)
-        try:
-            sections = agreement_for_frame(ratings_frame(study), selection)
-        except ValueError as error:
-            raise _refused(error) from None
+        sections = _analysed(request, name, lambda study, frame, selection: agreement_for_frame(frame, selection),
+                             query=serializers.SelectionQuerySerializer)
         return Response({title: _records(render_frame(table, "json")) for title, table in sections.items()})

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -20,18 +20,15 @@ from explain.probes import ProbeImportError, import_broden_folder, import_image_
 from .. import filters, serializers
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..problems import Problem
-from .common import uploaded_file_on_disk, without_folder
+from .common import ByNameViewSet, refused_as, uploaded_file_on_disk, validated, without_folder
 
 
-class NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class NetworkViewSet(ByNameViewSet):
     """Target networks and their layers; POST registers one (`add_network`)."""
 
     queryset = Network.objects.prefetch_related("layers")
     serializer_class = serializers.NetworkSerializer
     filterset_class = filters.NetworkFilter
-    lookup_field = "name"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    ordering = "name"
 
     @extend_schema(request=serializers.NetworkCreateSerializer, responses={201: serializers.NetworkSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])
@@ -39,31 +36,24 @@ class NetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return idempotent(request, lambda: self._add(request))
 
     def _add(self, request):
-        given = serializers.NetworkCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
+        options = validated(serializers.NetworkCreateSerializer, request.data)
         weights = options["weights"].strip()
         if weights and not weights.startswith(("random:", "torchvision:")):
             weights = str(_server_path(weights, "weights", want_folder=False))
-        try:
+        with refused_as(NetworkError, "network-refused"):
             network = add_network(
                 options["name"], options["architecture"], weights, class_names=options.get("class_names"),
                 preprocessing=options.get("preprocessing"), description=options["description"],
             )
-        except NetworkError as error:
-            raise Problem(422, "network-refused", str(error), errors=[{"field": "", "detail": str(error)}]) from None
         return Response(self.get_serializer(self.get_queryset().get(pk=network.pk)).data, status=status.HTTP_201_CREATED)
 
 
-class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ProbeDatasetViewSet(ByNameViewSet):
     """Probing sets; a folder already on the server can be imported (`import_probes`)."""
 
     queryset = ProbeDataset.objects.annotate(image_count=Count("images"))
     serializer_class = serializers.ProbeDatasetSerializer
     filterset_class = filters.ProbeDatasetFilter
-    lookup_field = "name"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    ordering = "name"
 
     @extend_schema(request=serializers.ProbeFolderImportSerializer, responses={201: serializers.ProbeDatasetSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])
@@ -71,17 +61,13 @@ class ProbeDatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return idempotent(request, lambda: self._import_folder(request))
 
     def _import_folder(self, request):
-        given = serializers.ProbeFolderImportSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
+        options = validated(serializers.ProbeFolderImportSerializer, request.data)
         folder = _server_path(options["path"], "path", want_folder=True)
-        try:
+        with refused_as(ProbeImportError, "probe-import-refused", field="path"):
             if options["format"] == "broden":
                 dataset = import_broden_folder(folder, options["name"], limit=options.get("limit"))
             else:
                 dataset = import_image_folder(folder, options["name"])
-        except ProbeImportError as error:
-            raise Problem(422, "probe-import-refused", str(error), errors=[{"field": "path", "detail": str(error)}])
         dataset = self.get_queryset().get(pk=dataset.pk)
         return Response(self.get_serializer(dataset).data, status=status.HTTP_201_CREATED)
 
@@ -104,18 +90,15 @@ def _server_path(given: str, field: str, want_folder: bool) -> Path:
                   f"({allowed}; set NEURONEVAL_API_SERVER_FOLDERS)", errors=[{"field": field, "detail": "not allowed"}])
 
 
-class MethodViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class MethodViewSet(ByNameViewSet):
     """Explanation methods known to the platform (generated, imported and controls)."""
 
     queryset = Method.objects.all()
     serializer_class = serializers.MethodSerializer
     filterset_class = filters.MethodFilter
-    lookup_field = "name"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
-    ordering = "name"
 
 
-class ExplanationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ExplanationViewSet(viewsets.ReadOnlyModelViewSet):
     """Explanations, filtered by network, layer, method and unit; a file in any import format can be uploaded."""
 
     queryset = Explanation.objects.select_related("neuron__layer__network", "method")
@@ -134,9 +117,7 @@ class ExplanationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return idempotent(request, lambda: self._import(request))
 
     def _import(self, request):
-        given = serializers.ExplanationUploadSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
+        options = validated(serializers.ExplanationUploadSerializer, request.data)
         with uploaded_file_on_disk(options["file"]) as path:
             try:
                 result = import_explanations(
@@ -159,7 +140,7 @@ class ExplanationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return Response(serializers.ExplanationImportResultSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class JobViewSet(viewsets.ReadOnlyModelViewSet):
     """Explain jobs: submit one, then follow its status and progress."""
 
     queryset = Job.objects.all()
@@ -175,9 +156,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def _submit(self, request):
         from explain.tasks import run_explain_task
 
-        given = serializers.JobCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
+        options = validated(serializers.JobCreateSerializer, request.data)
         problems = []
         if not Network.objects.filter(name=options["network"]).exists():
             problems.append({"field": "network", "detail": f"no network named {options['network']!r}"})

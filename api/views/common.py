@@ -1,4 +1,4 @@
-"""What every API view shares: study lookup by permission, boolean query options, upload handling."""
+"""What every API view shares: study lookup by permission, validated input, refusals as problems, uploads."""
 from __future__ import annotations
 
 import tempfile
@@ -6,10 +6,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, viewsets
 
 from evaluation.models import Study
 from evaluation.permissions import can_change_study, can_view_study, studies_visible_to
+
+from ..problems import Problem
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -47,3 +49,27 @@ def uploaded_file_on_disk(upload):
 def without_folder(message: str, path: Path) -> str:
     """A service's message with the temporary folder left out: the user knows only their file's name."""
     return message.replace(str(path), path.name)
+
+
+def validated(serializer_class, data) -> dict:
+    """The request's fields checked by the serializer (a 400 naming every bad field), as validated data."""
+    given = serializer_class(data=data)
+    given.is_valid(raise_exception=True)
+    return given.validated_data
+
+
+@contextmanager
+def refused_as(errors, slug: str, field: str = ""):
+    """A service's refusal (one of `errors`) as a 422 problem with the service's own message, naming `field`."""
+    try:
+        yield
+    except errors as error:
+        raise Problem(422, slug, str(error), errors=[{"field": field, "detail": str(error)}]) from None
+
+
+class ByNameViewSet(viewsets.ReadOnlyModelViewSet):
+    """A catalogue of rows that people name (networks, probing sets, methods): listed and fetched by name."""
+
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    ordering = "name"

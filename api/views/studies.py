@@ -24,7 +24,7 @@ from evaluation.services import StudyError, create_study, invite_raters, study_p
 from .. import filters, serializers
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..problems import Problem
-from .common import study_for, uploaded_file_on_disk, visible_studies, without_folder
+from .common import refused_as, study_for, uploaded_file_on_disk, validated, visible_studies, without_folder
 
 ROW_IN_MESSAGE = re.compile(r", row (\d+): ")
 
@@ -51,10 +51,8 @@ class StudyListView(generics.ListAPIView):
         return idempotent(request, lambda: self._create(request))
 
     def _create(self, request):
-        given = serializers.StudyCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
-        try:
+        options = validated(serializers.StudyCreateSerializer, request.data)
+        with refused_as(StudyError, "study-refused"):
             study = create_study(
                 options["name"], network=options["network"], methods=options["methods"], layers=options.get("layers"),
                 per_layer=options["per_layer"], raters_per_neuron=options["raters_per_neuron"],
@@ -63,8 +61,6 @@ class StudyListView(generics.ListAPIView):
                 instructions=options["instructions"], probe=options.get("probe"), status=options["status"],
                 owner=request.user,
             )
-        except StudyError as error:
-            raise Problem(422, "study-refused", str(error), errors=[{"field": "", "detail": str(error)}]) from None
         study = _with_counts(Study.objects.filter(pk=study.pk)).get()
         return Response(serializers.StudySerializer(study).data, status=status.HTTP_201_CREATED)
 
@@ -81,9 +77,7 @@ class StudyDetailView(APIView):
     @extend_schema(request=serializers.StudyStatusSerializer, responses={200: serializers.StudySerializer})
     def patch(self, request, name):
         study = study_for(request, name, change=True)
-        given = serializers.StudyStatusSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        study.status = given.validated_data["status"]
+        study.status = validated(serializers.StudyStatusSerializer, request.data)["status"]
         study.save(update_fields=["status"])
         return Response(serializers.StudySerializer(_with_counts(Study.objects.filter(pk=study.pk)).get()).data)
 
@@ -96,17 +90,27 @@ class StudyProgressView(APIView):
         return Response(serializers.StudyProgressSerializer(study_progress(study_for(request, name))).data)
 
 
-class InviteView(generics.ListAPIView):
+class _StudyRowsView(generics.ListAPIView):
+    """A list of one study's rows (`rows_of(study)`), for users who may see the study."""
+
+    def rows_of(self, study):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator lists no rows
+            return self.serializer_class.Meta.model.objects.none()
+        return self.rows_of(study_for(self.request, self.kwargs["name"]))
+
+
+class InviteView(_StudyRowsView):
     """The study's raters with their links; POST creates personal rater links (`invite_raters`)."""
 
     serializer_class = serializers.RaterSerializer
     filterset_class = filters.RaterFilter
     ordering = "pk"
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Rater.objects.none()
-        return Rater.objects.filter(study=study_for(self.request, self.kwargs["name"]))
+    def rows_of(self, study):
+        return Rater.objects.filter(study=study)
 
     @extend_schema(request=serializers.InviteCreateSerializer, responses={201: serializers.InvitedSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])
@@ -115,26 +119,20 @@ class InviteView(generics.ListAPIView):
 
     def _invite(self, request, name):
         study = study_for(request, name, change=True)
-        given = serializers.InviteCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        try:
-            raters = invite_raters(study, given.validated_data["count"], label_prefix=given.validated_data["label_prefix"])
-        except StudyError as error:
-            raise Problem(422, "invite-refused", str(error), errors=[{"field": "count", "detail": str(error)}]) from None
+        options = validated(serializers.InviteCreateSerializer, request.data)
+        with refused_as(StudyError, "invite-refused", field="count"):
+            raters = invite_raters(study, options["count"], label_prefix=options["label_prefix"])
         return Response(serializers.InvitedSerializer({"raters": raters}).data, status=status.HTTP_201_CREATED)
 
 
-class ResponseListView(generics.ListAPIView):
+class ResponseListView(_StudyRowsView):
     """Stored responses of the study, each with its ratings (method named: researchers may see it)."""
 
     serializer_class = serializers.ResponseSerializer
     filterset_class = filters.ResponseFilter
     ordering = "pk"
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return RatingResponse.objects.none()
-        study = study_for(self.request, self.kwargs["name"])
+    def rows_of(self, study):
         return RatingResponse.objects.filter(study=study).select_related(
             "study_neuron__neuron__layer", "best_item__method"
         ).prefetch_related("ratings__item__method")
@@ -170,9 +168,8 @@ class RatingsView(APIView):
 
     def _import(self, request, name):
         study = study_for(request, name, change=True)
-        given = serializers.RatingsImportSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        with uploaded_file_on_disk(given.validated_data["file"]) as path:
+        options = validated(serializers.RatingsImportSerializer, request.data)
+        with uploaded_file_on_disk(options["file"]) as path:
             try:
                 result = import_ratings_frame(read_ratings_csv(path), study.name, source=path.name)
             except RatingsImportError as error:
@@ -207,9 +204,7 @@ class StudyImportView(APIView):
         return idempotent(request, lambda: self._import(request))
 
     def _import(self, request):
-        given = serializers.StudyImportSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        options = given.validated_data
+        options = validated(serializers.StudyImportSerializer, request.data)
         if Study.objects.filter(name=options["name"]).exists():
             raise Problem(409, "study-exists", f"a study named {options['name']!r} already exists",
                           errors=[{"field": "name", "detail": "already exists"}])
