@@ -91,6 +91,12 @@ class ExplanationMethod(ABC):
 
         return parse_params(self.params_class, given, self.name, self.extra_params)
 
+    def annotated_probe(self, inputs: MethodInput):
+        """The probing set, refused unless it is annotated with concepts (the methods that match concept masks)."""
+        if not len(inputs.probe.concept_names):
+            raise ValueError(f"{self.display_name} needs an annotated probing set; {inputs.probe.name!r} has no concepts")
+        return inputs.probe
+
     @abstractmethod
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         """Explanations for `units` of `inputs.layer`; several ranked records per unit allowed."""

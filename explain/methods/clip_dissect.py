@@ -284,9 +284,7 @@ class ClipDissectAnnotations(ExplanationMethod):
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         params = self.parse_params(inputs.params)
-        probe, cache = inputs.probe, inputs.activations
-        if not len(probe.concept_names):
-            raise ValueError(f"{self.name} needs an annotated probing set; {probe.name!r} has no concepts")
+        probe, cache = self.annotated_probe(inputs), inputs.activations
         presence = np.asarray(probe.concept_presence(), dtype=np.float32)[_aligned_rows(probe, cache)]
         scores = soft_wpmi(presence, cache.summaries(), params, device=default_device())
         return _records(scores, probe.concept_names, units, params, source="annotations")

@@ -215,9 +215,7 @@ class NetDissect(ExplanationMethod):
 
     def explain(self, inputs: MethodInput, units: Sequence[int]) -> list[ExplanationRecord]:
         params = self.parse_params(inputs.params)
-        probe, cache = inputs.probe, inputs.activations
-        if not len(probe.concept_names):
-            raise ValueError(f"Network Dissection needs an annotated probing set; {probe.name!r} has no concepts")
+        probe, cache = self.annotated_probe(inputs), inputs.activations
         probe_row = {image_id: row for row, image_id in enumerate(probe.image_ids)}
         try:
             rows = [probe_row[image_id] for image_id in cache.image_ids]

@@ -7,10 +7,10 @@ from django.core.management import CommandError, call_command
 
 import foundation
 from tests.fakes.tiny_models import tiny_text_to_image
-from explain.models import Explanation, Layer, Method, Network, Neuron
-from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
 from scoring.cosy import CosyParams, cosy_auc, cosy_mad, prompts_for
 from scoring.models import MetricScore
+
+from .conftest import add_explanations
 
 
 def test_auc_counts_generated_images_above_control_images():
@@ -33,16 +33,9 @@ def test_prompts_follow_the_photo_template():
 
 
 @pytest.fixture
-def explained(db, settings, tmp_path):
-    settings.VAR_DIR = tmp_path / "var"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    probe = ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=30))
-    network = Network.objects.create(name="random-demo", architecture="demo-cnn", weights_source="random:0",
-                                     class_names=list(CONCEPT_NAMES))
-    layer = Layer.objects.create(network=network, name="conv4", unit_count=64)
-    method = Method.objects.create(name="m")
-    for unit, text in enumerate(["red", "stripes"]):
-        Explanation.objects.create(method=method, neuron=Neuron.objects.create(layer=layer, unit=unit), text=text)
+def explained(random_demo_layer):
+    layer, probe = random_demo_layer(n_images=30)
+    add_explanations(layer, {"m": ["red", "stripes"]})
     return probe
 
 

@@ -8,28 +8,19 @@ from django.core.management import CommandError, call_command
 import foundation
 from explain.activations import get_activation_cache
 from tests.fakes.tiny_models import tiny_clip_embedder
-from explain.models import Explanation, Layer, Method, Network, Neuron
 from explain.probes import get_probe_set
-from demo.synthetic import CONCEPT_NAMES, SyntheticConfig, ensure_synthetic_probe
+from demo.synthetic import CONCEPT_NAMES
 from scoring.faithfulness import METRICS, ConceptVector
 from scoring.models import MetricScore
 
+from .conftest import add_explanations
+
 
 @pytest.fixture
-def explained(db, settings, tmp_path):
-    settings.VAR_DIR = tmp_path / "var"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    probe = ensure_synthetic_probe("synthetic-small", seed=0, config=SyntheticConfig(n_images=60))
-    network = Network.objects.create(name="random-demo", architecture="demo-cnn", weights_source="random:0",
-                                     class_names=list(CONCEPT_NAMES))
-    layer = Layer.objects.create(network=network, name="conv4", unit_count=64)
-    texts = {"labels-a": ["red", "a blue circle", "a cat"], "labels-b": ["stripes", "green", "square"]}
-    for name, unit_texts in texts.items():
-        method = Method.objects.create(name=name)
-        for unit, text in enumerate(unit_texts):
-            neuron, _ = Neuron.objects.get_or_create(layer=layer, unit=unit)
-            Explanation.objects.create(method=method, neuron=neuron, text=text)
-    return network, probe
+def explained(random_demo_layer):
+    layer, probe = random_demo_layer(n_images=60)
+    add_explanations(layer, {"labels-a": ["red", "a blue circle", "a cat"], "labels-b": ["stripes", "green", "square"]})
+    return layer.network, probe
 
 
 def test_label_concepts_score_every_metric_and_skip_explanations_naming_no_concept(explained):

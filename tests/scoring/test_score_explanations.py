@@ -5,22 +5,20 @@ import pytest
 from django.core.management import CommandError, call_command
 
 import foundation
-from explain.models import Explanation, Layer, Method, Network, Neuron
+from explain.models import Explanation, Layer, Network
 from scoring.simulation import PassResult, SimulationOutcome, SimulationParams
 from scoring.models import MetricScore, SimulationPass, SimulationScore
 from scoring.services import store_simulation
+
+from .conftest import add_explanations
 
 
 @pytest.fixture
 def fc_layer(db, tmp_path):
     network = Network.objects.create(name="rn", architecture="resnet50")
     layer = Layer.objects.create(network=network, name="fc", unit_count=3)
-    labels = {"good": ["small orange fish", "a big shark", "rolls of toilet paper"], "bad": ["toilet paper", "cars", "a fish"]}
-    for name, texts in labels.items():
-        method = Method.objects.create(name=name)
-        for unit, text in enumerate(texts):
-            neuron, _ = Neuron.objects.get_or_create(layer=layer, unit=unit)
-            Explanation.objects.create(method=method, neuron=neuron, text=text)
+    add_explanations(layer, {"good": ["small orange fish", "a big shark", "rolls of toilet paper"],
+                             "bad": ["toilet paper", "cars", "a fish"]})
     references = tmp_path / "labels.txt"
     references.write_text("goldfish, Carassius auratus\ngreat white shark, white shark\ntoilet tissue, toilet paper\n")
     return layer, references
