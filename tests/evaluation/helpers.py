@@ -6,16 +6,18 @@ TASK_RE = re.compile(r'name="task" value="([^"]+)"')
 RATING_RE = re.compile(r'name="rating-([^"]+)" value="1"')
 DESCRIPTION_RE = re.compile(r'<q class="description-text">(.*?)</q>', re.S)
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')  # crowd pages: the assignment this page reserved
 
 
 def read_task(page: str) -> dict:
-    """Task token, slot tokens in page order, and the description texts as shown."""
+    """Task token, slot tokens in page order, the description texts as shown, and the hidden tokens."""
     task = TASK_RE.search(page)
     return {
         "task": task.group(1) if task else None,
         "slots": RATING_RE.findall(page),
         "texts": [html.unescape(text) for text in DESCRIPTION_RE.findall(page)],
         "csrf": (CSRF_RE.search(page) or [None, None])[1],
+        "claim": (CLAIM_RE.search(page) or [None, None])[1],
     }
 
 
@@ -29,5 +31,7 @@ def answer(task: dict, values=None, best_index=0, **extra) -> dict:
         data["best"] = task["slots"][best_index]
     if task.get("csrf"):
         data["csrfmiddlewaretoken"] = task["csrf"]
+    if task.get("claim"):
+        data["claim"] = task["claim"]
     data.update(extra)
     return data

@@ -14,7 +14,7 @@ from evaluation.models import Assignment, Rater, Rating, Response
 from mturk.models import Hit
 from tests.evaluation.helpers import answer, read_task
 
-from .test_views import CLAIM_RE, SANDBOX_SUBMIT
+from .conftest import frame_params
 
 pytestmark = [pytest.mark.crowd, pytest.mark.submission_safety]
 
@@ -22,29 +22,13 @@ REAL = [("3REALASSIGNMENT00000000000001", "AREALWORKER1"), ("3REALASSIGNMENT0000
         ("3REALASSIGNMENT00000000000003", "AREALWORKER3")]
 
 
-@pytest.fixture
-def hits(publication):
-    return [
-        Hit.objects.create(
-            publication=publication, study_neuron=study_neuron, request_token=f"ne-hit{i}",
-            hit_id=f"3NEURONHIT{i:020d}", max_assignments=3, status=Hit.Status.PUBLISHED,
-            expires_at=timezone.now() + timedelta(days=1),
-        )
-        for i, study_neuron in enumerate(publication.study.study_neurons.order_by("order"))
-    ]
-
-
-def params(hit, assignment, worker):
-    return {"assignmentId": assignment, "hitId": hit.hit_id, "workerId": worker, "turkSubmitTo": SANDBOX_SUBMIT}
-
-
 def open_and_answer(client, hit, assignment, worker):
     url = f"/mturk/task/{hit.request_token}/"
-    page = client.get(url, params(hit, assignment, worker))
+    page = client.get(url, frame_params(hit, assignment, worker))
     if page.status_code != 200:
         return page
     html = page.content.decode()
-    return client.post(url, {**answer(read_task(html)), **params(hit, assignment, worker), "claim": CLAIM_RE.search(html).group(1)})
+    return client.post(url, {**answer(read_task(html)), **frame_params(hit, assignment, worker)})
 
 
 def counts():
@@ -105,10 +89,10 @@ def test_a_made_up_pair_reusing_the_real_assignment_id_does_not_take_its_place(c
 def test_k_live_reservations_fill_a_hit_and_the_next_visitor_is_told_when_to_come_back(client, hits):
     hit = hits[0]
     for i in range(3):
-        assert client.get(f"/mturk/task/{hit.request_token}/", params(hit, f"3HOLD{i}", f"AHOLDER{i}")).status_code == 200
+        assert client.get(f"/mturk/task/{hit.request_token}/", frame_params(hit, f"3HOLD{i}", f"AHOLDER{i}")).status_code == 200
     before = counts()
 
-    page = client.get(f"/mturk/task/{hit.request_token}/", params(hit, "3LATE", "ALATE"))
+    page = client.get(f"/mturk/task/{hit.request_token}/", frame_params(hit, "3LATE", "ALATE"))
 
     assert page.status_code == 409
     assert "being worked on; try again in 30 minutes" in page.content.decode()
@@ -118,10 +102,10 @@ def test_k_live_reservations_fill_a_hit_and_the_next_visitor_is_told_when_to_com
 @pytest.mark.django_db
 def test_one_pair_holds_one_reservation_and_cannot_move_to_another_hit(client, hits):
     first, second = hits
-    client.get(f"/mturk/task/{first.request_token}/", params(first, "3PAIR", "APAIR"))
+    client.get(f"/mturk/task/{first.request_token}/", frame_params(first, "3PAIR", "APAIR"))
     before = counts()
 
-    page = client.get(f"/mturk/task/{second.request_token}/", params(second, "3PAIR", "APAIR"))
+    page = client.get(f"/mturk/task/{second.request_token}/", frame_params(second, "3PAIR", "APAIR"))
 
     assert page.status_code == 400 and "belongs to another HIT" in page.content.decode()
     assert counts() == before and Assignment.objects.filter(status="reserved").count() == 1
@@ -137,7 +121,7 @@ def test_a_hit_that_is_not_open_takes_nothing(client, hits, change):
         hit.status = change
     hit.save()
     before = counts()
-    page = client.get(f"/mturk/task/{hit.request_token}/", params(hit, *REAL[0]))
+    page = client.get(f"/mturk/task/{hit.request_token}/", frame_params(hit, *REAL[0]))
     assert page.status_code == 410 and "no longer available" in page.content.decode()
     assert counts() == before
 
@@ -147,14 +131,14 @@ def test_a_hit_that_is_not_open_takes_nothing(client, hits, change):
 def test_a_study_that_is_not_open_neither_reserves_nor_stores(client, hits, status):
     hit = hits[0]
     url = f"/mturk/task/{hit.request_token}/"
-    html = client.get(url, params(hit, *REAL[0])).content.decode()
+    html = client.get(url, frame_params(hit, *REAL[0])).content.decode()
     study = hit.study_neuron.study
     study.status = status
     study.save()
     before = counts()
 
-    page = client.get(url, params(hit, *REAL[1]))
-    post = client.post(url, {**answer(read_task(html)), **params(hit, *REAL[0]), "claim": CLAIM_RE.search(html).group(1)})
+    page = client.get(url, frame_params(hit, *REAL[1]))
+    post = client.post(url, {**answer(read_task(html)), **frame_params(hit, *REAL[0])})
 
     assert page.status_code == 403 and f"This study is {status}" in page.content.decode()
     assert post.status_code == 403
@@ -169,7 +153,7 @@ def test_a_study_that_is_not_open_neither_reserves_nor_stores(client, hits, stat
 def test_malformed_ids_are_refused_without_echo_or_rows(client, hits, name, value):
     hit = hits[0]
     before = counts()
-    page = client.get(f"/mturk/task/{hit.request_token}/", {**params(hit, *REAL[0]), name: value})
+    page = client.get(f"/mturk/task/{hit.request_token}/", {**frame_params(hit, *REAL[0]), name: value})
     assert page.status_code == 400
     body = page.content.decode()
     assert (name in body or "NUL" in body) and len(body) < 2000
@@ -180,8 +164,8 @@ def test_malformed_ids_are_refused_without_echo_or_rows(client, hits, name, valu
 def test_new_pairs_from_one_address_are_limited(client, hits, settings):
     settings.NEW_RATERS_PER_CLIENT = 2
     hit = hits[0]
-    codes = [client.get(f"/mturk/task/{hit.request_token}/", params(hit, f"3LIM{i}", f"ALIM{i}")).status_code for i in range(3)]
+    codes = [client.get(f"/mturk/task/{hit.request_token}/", frame_params(hit, f"3LIM{i}", f"ALIM{i}")).status_code for i in range(3)]
     assert codes == [200, 200, 429]
     assert Rater.objects.count() == 2
     other = Client(REMOTE_ADDR="203.0.113.9")
-    assert other.get(f"/mturk/task/{hit.request_token}/", params(hit, "3OTHER", "AOTHER")).status_code == 200
+    assert other.get(f"/mturk/task/{hit.request_token}/", frame_params(hit, "3OTHER", "AOTHER")).status_code == 200

@@ -1,5 +1,4 @@
 """The whole MTurk loop on the sandbox: publish, a worker answers in the frame, harvest, pay, status."""
-import re
 from datetime import datetime, timezone
 from io import StringIO
 
@@ -32,8 +31,7 @@ def test_publish_answer_harvest_pay_and_status(publication, stubbed_mturk, fixed
     params = {"assignmentId": ASSIGNMENT, "hitId": hit_id(0), "workerId": "WORKERA",
               "turkSubmitTo": "https://workersandbox.mturk.com"}
     html = browser.get(task_url, params).content.decode()
-    claim = re.search(r'name="claim" value="([^"]+)"', html).group(1)
-    browser.post(task_url, {**answer(read_task(html)), **params, "claim": claim})
+    browser.post(task_url, {**answer(read_task(html)), **params})
 
     for n in range(2):
         stubber.add_response("get_hit", {"HIT": {"HITId": hit_id(n), "MaxAssignments": 3, "NumberOfAssignmentsAvailable": 3 - (n == 0),

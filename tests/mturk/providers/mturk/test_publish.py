@@ -135,7 +135,11 @@ def test_a_site_without_https_is_refused_before_any_hit_is_made(publication, set
         create_hit_request(publication, MTurkDesign(), publication.study.study_neurons.first(), "ne-abc", 3)
 
 
-def crash_after_first_create(monkeypatch):
+def publish_crashing_after_mturk_made_the_first_hit(publication, stubber, monkeypatch, **publish_options):
+    """Publish once, with the process dying right after MTurk answered the first CreateHIT (before it was
+    recorded as done); returns the study's two HIT tokens."""
+    first, second = tokens(publication)
+    stubber.add_response("create_hit", hit_answer(0, first), expected_create_hit(first))
     real_finish = ledger._finish
     calls = {"n": 0}
 
@@ -146,16 +150,15 @@ def crash_after_first_create(monkeypatch):
         return real_finish(entry, result)
 
     monkeypatch.setattr(ledger, "_finish", finish_then_crash)
+    with pytest.raises(RuntimeError):
+        MTurkProvider(publication).publish(show_progress=False, **publish_options)
+    return first, second
 
 
 @pytest.mark.django_db
 def test_publish_retried_after_a_crash_finds_the_hit_instead_of_making_a_second(publication, stubbed_mturk, monkeypatch):
     client, stubber = stubbed_mturk
-    first, second = tokens(publication)
-    stubber.add_response("create_hit", hit_answer(0, first), expected_create_hit(first))
-    crash_after_first_create(monkeypatch)
-    with pytest.raises(RuntimeError):
-        MTurkProvider(publication).publish(show_progress=False)
+    first, second = publish_crashing_after_mturk_made_the_first_hit(publication, stubber, monkeypatch)
     assert LedgerEntry.objects.get().state == LedgerEntry.State.PENDING
     assert publication.hits.get().status == Hit.Status.CREATING
 
@@ -171,11 +174,7 @@ def test_publish_retried_after_a_crash_finds_the_hit_instead_of_making_a_second(
 @pytest.mark.django_db
 def test_a_duplicate_token_answer_is_resolved_by_looking_the_hit_up(publication, stubbed_mturk, monkeypatch):
     client, stubber = stubbed_mturk
-    first, second = tokens(publication)
-    stubber.add_response("create_hit", hit_answer(0, first), expected_create_hit(first))
-    crash_after_first_create(monkeypatch)
-    with pytest.raises(RuntimeError):
-        MTurkProvider(publication).publish(show_progress=False, limit=1)
+    first, _ = publish_crashing_after_mturk_made_the_first_hit(publication, stubber, monkeypatch, limit=1)
 
     # ListHITs does not show the new HIT yet, so CreateHIT is sent again with the same token:
     # MTurk refuses it as a duplicate, naming the HIT, which is then read with GetHIT.

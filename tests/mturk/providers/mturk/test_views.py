@@ -10,26 +10,9 @@ from mturk.models import Hit, Publication
 from mturk.providers.mturk.provider import MTurkProvider
 from tests.evaluation.helpers import answer, read_task
 
+from .conftest import frame_params
+
 pytestmark = pytest.mark.crowd
-
-SANDBOX_SUBMIT = "https://workersandbox.mturk.com"
-CLAIM_RE = re.compile(r'name="claim" value="([^"]+)"')
-
-
-@pytest.fixture
-def hits(publication):
-    return [
-        Hit.objects.create(
-            publication=publication, study_neuron=study_neuron, request_token=f"ne-hit{i}",
-            hit_id=f"3NEURONHIT{i:020d}", max_assignments=3, status=Hit.Status.PUBLISHED,
-        )
-        for i, study_neuron in enumerate(publication.study.study_neurons.order_by("order"))
-    ]
-
-
-def frame_params(hit, assignment="3ASSIGNMENT0000000000000000001", worker="WORKERA"):
-    return {"assignmentId": assignment, "hitId": hit.hit_id, "workerId": worker, "turkSubmitTo": SANDBOX_SUBMIT}
-
 
 @pytest.mark.django_db
 def test_preview_shows_images_and_descriptions_with_the_form_disabled(client, hits):
@@ -68,7 +51,7 @@ def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothin
     html = page.content.decode()
     assert page.status_code == 200 and "Preview" not in html
     task = read_task(html)
-    form = {**answer(task), **params, "claim": CLAIM_RE.search(html).group(1)}
+    form = {**answer(task), **params}
 
     done = client.post(f"/mturk/task/{hit.request_token}/", form)
 
@@ -96,7 +79,7 @@ def test_an_invalid_form_is_refused_with_its_reason_and_nothing_is_stored(client
     params = frame_params(hit)
     html = client.get(f"/mturk/task/{hit.request_token}/", params).content.decode()
     task = read_task(html)
-    form = {**answer(task), **params, "claim": CLAIM_RE.search(html).group(1)}
+    form = {**answer(task), **params}
     del form[f"rating-{task['slots'][1]}"]
 
     page = client.post(f"/mturk/task/{hit.request_token}/", form)
@@ -127,7 +110,7 @@ def test_the_same_worker_cannot_answer_the_same_neuron_twice_across_hits(client,
     first = hits[0]
     params = frame_params(first)
     html = client.get(f"/mturk/task/{first.request_token}/", params).content.decode()
-    client.post(f"/mturk/task/{first.request_token}/", {**answer(read_task(html)), **params, "claim": CLAIM_RE.search(html).group(1)})
+    client.post(f"/mturk/task/{first.request_token}/", {**answer(read_task(html)), **params})
     MTurkProvider(first.publication)._confirm_response(first, params["assignmentId"], "WORKERA")  # as harvest does
     # A second HIT of the same neuron (e.g. the study republished in production).
     production = Publication.objects.create(study=crowd_study, provider="mturk", production=True)
