@@ -112,26 +112,30 @@ def auprc(activations, concept: ConceptVector) -> float:
     return _safe(sk.average_precision_score(concept.labels, activations))
 
 
-def f1(activations, concept: ConceptVector, top_share: float = ACTIVATION_TOP_SHARE) -> float:
+def _against_top_images(score, activations, concept: ConceptVector, top_share: float) -> float:
+    """`score(concept labels, unit's top images)`, the set measures with the concept as the truth."""
     activations = _check(activations, concept)
-    return _safe(sk.f1_score(concept.labels, top_active(activations, top_share), zero_division=0.0))
+    return _safe(score(concept.labels, top_active(activations, top_share), zero_division=0.0))
+
+
+def f1(activations, concept: ConceptVector, top_share: float = ACTIVATION_TOP_SHARE) -> float:
+    return _against_top_images(sk.f1_score, activations, concept, top_share)
 
 
 def iou(activations, concept: ConceptVector, top_share: float = ACTIVATION_TOP_SHARE) -> float:
-    activations = _check(activations, concept)
-    return _safe(sk.jaccard_score(concept.labels, top_active(activations, top_share), zero_division=0.0))
+    return _against_top_images(sk.jaccard_score, activations, concept, top_share)
 
 
+# NeuronEval names recall and precision from the unit's side (the concept explains the unit's top images),
+# so they are scikit-learn's precision and recall with the concept vector as y_true.
 def recall(activations, concept: ConceptVector, top_share: float = ACTIVATION_TOP_SHARE) -> float:
     """Share of the unit's top images that show the concept (the top-k sampling of top-image studies)."""
-    activations = _check(activations, concept)
-    return _safe(sk.precision_score(concept.labels, top_active(activations, top_share), zero_division=0.0))
+    return _against_top_images(sk.precision_score, activations, concept, top_share)
 
 
 def precision(activations, concept: ConceptVector, top_share: float = ACTIVATION_TOP_SHARE) -> float:
     """Share of the concept's images on which the unit is in its top."""
-    activations = _check(activations, concept)
-    return _safe(sk.recall_score(concept.labels, top_active(activations, top_share), zero_division=0.0))
+    return _against_top_images(sk.recall_score, activations, concept, top_share)
 
 
 def auc(activations, concept: ConceptVector) -> float:
