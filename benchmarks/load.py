@@ -495,8 +495,10 @@ def run_database(label: str, database_url: str | None, scenarios: list[Scenario]
 
     call_command("migrate", verbosity=0)
     database = settings.DATABASES["default"]
-    print(f"\n=== {label}: {connection.vendor} {connection.Database.sqlite_version if connection.vendor == 'sqlite' else ''}"
-          f"{connection.pg_version if connection.vendor == 'postgresql' else ''} options {database.get('OPTIONS', {})}, "
+    with connection.cursor() as cursor:
+        cursor.execute("select sqlite_version()" if connection.vendor == "sqlite" else "show server_version")
+        version = cursor.fetchone()[0]
+    print(f"\n=== {label}: {connection.vendor} {version}, options {database.get('OPTIONS', {})}, "
           f"CONN_MAX_AGE {database['CONN_MAX_AGE']}; DEBUG={settings.DEBUG}; load average {os.getloadavg()}", flush=True)
     started = time.perf_counter()
     network = build_network(max(scenario.neurons for scenario in scenarios))
