@@ -49,7 +49,7 @@ class StudyAdmin(admin.ModelAdmin):
     inlines = [StudyMethodInline]
     actions = ["invite_three_raters", "enable_open_link", "open_study", "pause_study", "close_study"]
     filter_horizontal = ["collaborators"]
-    fields = ["name", "title", "instructions", "network", "status", "raters_per_neuron", "images_per_task", "ask_best",
+    fields = ["name", "title", "instructions", "exclusion_policy", "network", "status", "raters_per_neuron", "images_per_task", "ask_best",
               "seed", "owner", "collaborators", "open_link_token", "created_at", "collection", "adaptive_min_raters",
               "adaptive_target_half_width", "adaptive_budget_responses", "adaptive_budget_money", "cost_per_response",
               "adaptive_draw_neurons", "adaptive_start_neurons", "collection_stopped"]

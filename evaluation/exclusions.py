@@ -6,8 +6,26 @@ from django.utils import timezone
 
 from .errors import StudyError
 from .models import Exclusion, Rater, Response, Study
+from .quality import PolicyError, parse_policy
 
 MAX_REASON_LENGTH = 500
+
+
+def checked_policy_text(text: str | None) -> str:
+    """The exclusion policy text, stripped, or a StudyError naming the rule that does not parse."""
+    text = (text or "").strip()
+    try:
+        parse_policy(text)
+    except PolicyError as error:
+        raise StudyError(f"exclusion policy: {error}") from None
+    return text
+
+
+def set_exclusion_policy(study: Study, text: str | None) -> Study:
+    """Store the study's exclusion policy (rules on rater quality signals); the analysis applies it, nothing is deleted."""
+    study.exclusion_policy = checked_policy_text(text)
+    study.save(update_fields=["exclusion_policy"])
+    return study
 
 
 def _target(study: Study, rater: Rater | None, response: Response | None) -> dict:

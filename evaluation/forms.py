@@ -7,6 +7,8 @@ from django import forms
 
 from explain.models import Explanation, Method, Network
 
+from .errors import StudyError
+from .exclusions import checked_policy_text
 from .models import Study
 from .studies import MAX_METHODS, MIN_METHODS
 
@@ -37,6 +39,11 @@ class StudyBuilderForm(forms.Form):
     name = forms.SlugField(max_length=100, help_text="Short id used in links, e.g. resnet50-pilot.")
     title = forms.CharField(max_length=200, required=False, help_text="What raters see as the study's name.")
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    exclusion_policy = forms.CharField(
+        required=False, max_length=2000, label="Exclusion policy",
+        help_text="Optional: raters the analysis leaves out, e.g. 'check_pass_rate < 0.8 or median_seconds < 5 s' "
+                  "(rules on quality signals joined by 'or'; changeable later on the study page).",
+    )
 
     def __init__(self, *args, network: Network | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,6 +67,12 @@ class StudyBuilderForm(forms.Form):
         if Study.objects.filter(name=name).exists():
             raise forms.ValidationError(f"a study named '{name}' already exists")
         return name
+
+    def clean_exclusion_policy(self):
+        try:
+            return checked_policy_text(self.cleaned_data["exclusion_policy"])
+        except StudyError as error:
+            raise forms.ValidationError(str(error)) from None
 
     def clean(self):
         cleaned = super().clean()
@@ -106,5 +119,6 @@ class StudyBuilderForm(forms.Form):
             "layers": layers, "per_layer": data["per_layer"], "seed": data["seed"], "units": units,
             "raters_per_neuron": data["raters_per_neuron"], "images_per_task": data["images_per_task"],
             "ask_best": data["ask_best"], "title": data["title"], "instructions": data["instructions"],
+            "exclusion_policy": data["exclusion_policy"],
             "explanation_rank": self.ranks(), "status": Study.Status.DRAFT,
         }

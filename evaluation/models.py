@@ -3,9 +3,20 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from explain.models import Explanation, Method, Network, Neuron, ProbeImage
+
+
+def validate_exclusion_policy(text: str) -> None:
+    """An exclusion policy must parse (evaluation.quality.parse_policy); the error names the rule at fault."""
+    from .quality import PolicyError, parse_policy  # pandas loads only when a policy is checked, not with the models
+
+    try:
+        parse_policy(text)
+    except PolicyError as error:
+        raise ValidationError(str(error), code="bad_policy") from None
 
 
 def new_token():
@@ -74,6 +85,15 @@ class Study(models.Model):
     )
     adaptive_start_neurons = models.PositiveIntegerField(
         default=40, db_default=40, help_text="Adaptive with drawing: neurons (in the study's order) drawn at the start."
+    )
+    exclusion_policy = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_exclusion_policy],
+        help_text="Raters the analysis leaves out, as rules on their quality signals joined by 'or', e.g. "
+        "'check_pass_rate < 0.8 or median_seconds < 5 s' (blank: keep every rater). Nothing is deleted; "
+        "see docs/analysis.md for the signals.",
     )
     seed = models.IntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

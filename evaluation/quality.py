@@ -261,11 +261,12 @@ def parse_policy(text: str | None) -> Policy:
 @dataclass
 class PolicyOutcome:
     """Which raters a policy leaves out and why. `raters`: rater, excluded, reasons (matched rules, "; "-joined).
-    `rule_counts`: rule text -> raters it matched (a rater can match several rules)."""
+    `rule_counts`: rule text -> raters it matched (a rater can match several rules). `signals`: what was judged."""
 
     policy: Policy
     raters: pd.DataFrame
     rule_counts: dict[str, int]
+    signals: pd.DataFrame | None = None
 
     @property
     def excluded(self) -> set[str]:
@@ -293,7 +294,7 @@ def apply_policy(signals: pd.DataFrame, policy: Policy | str | None) -> PolicyOu
             reasons[i].append(text)
     raters = pd.DataFrame({"rater": signals["rater"].astype(str).to_numpy(), "excluded": excluded,
                            "reasons": ["; ".join(r) for r in reasons]})
-    return PolicyOutcome(policy, raters, {text: int(hits.sum()) for text, hits in matched.items()})
+    return PolicyOutcome(policy, raters, {text: int(hits.sum()) for text, hits in matched.items()}, signals)
 
 
 def format_rate(value) -> str:

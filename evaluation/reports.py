@@ -1,6 +1,7 @@
 """What researchers read about a study's progress (its raw ratings: ratings_table)."""
 from __future__ import annotations
 
+import hashlib
 import statistics
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -16,7 +17,7 @@ from .models import Assignment, Exclusion, Response, Study
 
 
 def study_data_version(study: Study) -> str:
-    """A fingerprint of the study's answers and exclusions: changes whenever a response or an exclusion does.
+    """A fingerprint of the study's answers, exclusions and exclusion policy: changes whenever one of them does.
 
     Responses are never edited in place (the admin shows them read only): new ones
     raise the count and the last id, deleted ones lower the count. Exclusions change
@@ -27,7 +28,9 @@ def study_data_version(study: Study) -> str:
         n=Count("pk"), last=Max("pk"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
     )
     last_lifted = exclusions["last_lifted"].isoformat() if exclusions["last_lifted"] else ""
-    return f"r{responses['n']}-{responses['last']}|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-{last_lifted}"
+    policy = hashlib.sha256(study.exclusion_policy.encode()).hexdigest()[:12] if study.exclusion_policy else ""
+    return (f"r{responses['n']}-{responses['last']}|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-"
+            f"{last_lifted}|p{policy}")
 
 
 def study_progress(study: Study) -> dict:

@@ -13,7 +13,7 @@ from .assignment import (
 )
 from .checks import checks_planned
 from .errors import AlreadyAnswered, ConsistencyPrompt, NothingLeft, StudyError, SubmissionError
-from .exclusions import active_exclusions, exclude, excluded_response_reasons, include
+from .exclusions import active_exclusions, exclude, excluded_response_reasons, include, set_exclusion_policy
 from .imports import ImportedRating, ImportedResponse, ImportRefused, ImportSummary, record_imported_responses
 from .raters import enable_open_link, get_or_create_rater, invite_raters, new_rater_token, open_link, rater_link
 from .ratings_table import TIDY_COLUMNS, tidy_rating_rows, write_tidy_ratings
@@ -39,7 +39,7 @@ __all__ = [
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "has_task_left", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",
     "MAX_METHODS", "method_progress", "MIN_METHODS", "new_rater_token", "NONE_FIT_LABEL", "open_link",
-    "preview_context", "rater_link", "rater_progress", "rater_quality", "RATING_QUESTION", "record_imported_responses", "SCALE_LABELS", "seconds_per_task",
+    "preview_context", "rater_link", "rater_progress", "rater_quality", "RATING_QUESTION", "record_imported_responses", "SCALE_LABELS", "seconds_per_task", "set_exclusion_policy",
     "study_data_version", "study_progress", "StudyError", "SubmissionError", "submit_response", "task_context",
     "TIDY_COLUMNS", "tidy_rating_rows", "UNINTERPRETABLE_LABEL", "write_tidy_ratings",
 ]

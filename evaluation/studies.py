@@ -14,6 +14,7 @@ from explain.models import Explanation, Method, Network, Neuron, TopImage
 from .adaptive import MIN_NEURONS_TO_ESTIMATE
 from .checks import build_check
 from .errors import StudyError
+from .exclusions import checked_policy_text
 from .models import Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 
 MIN_METHODS = 2
@@ -85,6 +86,7 @@ def create_study(
     consistency_prompt: bool = False,
     adaptive: AdaptivePlan | None = None,
     cost_per_response: Decimal | str = Decimal("0.10"),
+    exclusion_policy: str = "",
 ) -> Study:
     """Pick neurons at random per layer (or the listed `units` of a layer) and freeze what raters will be shown.
 
@@ -115,6 +117,7 @@ def create_study(
     cost_per_response = Decimal(str(cost_per_response))
     if cost_per_response < 0:
         raise StudyError(f"the cost per response cannot be negative, got {cost_per_response}")
+    exclusion_policy = checked_policy_text(exclusion_policy)
 
     units = dict(units or {})
     unknown_layers = [name for name in units if name not in {layer.name for layer in layer_objs}]
@@ -160,6 +163,7 @@ def create_study(
             consistency_prompt=consistency_prompt,
             cost_per_response=cost_per_response,
             **(adaptive.fields() if adaptive is not None else {}),
+            exclusion_policy=exclusion_policy,
         )
         for order, method in enumerate(method_objs):
             StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])

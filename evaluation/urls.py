@@ -18,6 +18,7 @@ urlpatterns = [
     path("studies/<slug:name>/neurons/<str:layer>/<int:unit>/", views.neuron_detail, name="neuron_detail"),
     path("studies/<slug:name>/raters/<int:rater_id>/", views.rater_detail, name="rater_detail"),
     path("studies/<slug:name>/exclusions/", views.study_exclusion, name="study_exclusion"),
+    path("studies/<slug:name>/policy/", views.study_policy, name="study_policy"),
     path("studies/<slug:name>/invite/", views.study_invite, name="study_invite"),
     path("studies/<slug:name>/open-link/", views.study_open_link, name="study_open_link"),
     path("studies/<slug:name>/responses.csv", views.study_responses_csv, name="study_responses_csv"),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from explain.models import Network
 
 from . import lifecycle, services
+from .rater_scores import study_rater_signals
 from .csv_cells import safe_csv_writer
 from .forms import StudyBuilderForm
 from .models import Assignment, Rater, Response, Study, StudyNeuron
@@ -172,9 +173,36 @@ def study_detail(request, name):
             "open_link": services.open_link(study) if study.open_link_token else "",
             "invited": [(r, services.rater_link(r)) for r in study.raters.filter(kind=Rater.Kind.INVITED)],
             "exclusions": services.active_exclusions(study).select_related("rater", "response", "created_by")[:50],
-            "rater_quality": services.rater_quality(study),
+            "rater_quality": _with_signals(services.rater_quality(study), _signals_by_rater(study)),
+            "policy": _policy_summary(study),
         },
     )
+
+
+def _signals_by_rater(study) -> dict[int, dict]:
+    """Rater pk -> quality signals and the policy's verdict (evaluation.rater_scores); computed once per change
+    of the study's answers, exclusions or policy."""
+    version = getattr(study, "data_version", None) or services.study_data_version(study)
+    key = f"study-rater-signals:{study.pk}:{study.created_at.timestamp()}:{version}"
+    rows = cache.get(key)
+    if rows is None:
+        signals = study_rater_signals(study)
+        rows = {row["rater_id"]: row for row in signals.astype(object).where(signals.notna(), None).to_dict("records")}
+        cache.set(key, rows, LIVE_SECTION_SECONDS)
+    return rows
+
+
+def _with_signals(quality_rows: list[dict], signals: dict[int, dict]) -> list[dict]:
+    return [{**row, "signals": signals.get(row["rater"].pk)} for row in quality_rows]
+
+
+def _policy_summary(study) -> dict:
+    """The study's policy and what it does now: raters before/after and raters matched per rule."""
+    signals = list(_signals_by_rater(study).values())
+    excluded = [row for row in signals if row["excluded"]]
+    rules = [part for part in (row["reasons"] for row in excluded) for part in part.split("; ")]
+    return {"text": study.exclusion_policy, "raters": len(signals), "excluded": len(excluded),
+            "rules": sorted({rule: rules.count(rule) for rule in rules}.items())}
 
 
 RATERS_LISTED = 50
@@ -351,9 +379,64 @@ def rater_detail(request, name, rater_id):
             "excluded": sum(r.pk in excluded for r in responses),
         },
         "median_seconds": seconds[len(seconds) // 2] if seconds else None,
+        "quality": _rater_quality_rows(study, rater),
         "exclusion": services.active_exclusions(study).filter(rater=rater).first(),
         "panels": render_panels("rater", request, rater),
     })
+
+
+# What the rater page shows of each signal (evaluation.quality.SIGNAL_COLUMNS), and how it is written.
+SIGNAL_LABELS = {
+    "quality_score": ("Combined quality score (0-1)", "score"),
+    "check_pass_rate": ("Attention checks passed", "rate"),
+    "invalid_rate": ("Invalid responses (best-choice rule)", "rate"),
+    "flagged_rate": ("Flagged uninterpretable / none fit", "rate"),
+    "straight_line_rate": ("Straight-lining (one rating for every description)", "rate"),
+    "median_seconds": ("Median time on task", "seconds"),
+    "time_ratio": ("Median time / the study's median time", "score"),
+    "time_z": ("Robust z-score of log median time among raters", "score"),
+    "agreement": ("Leave-one-out agreement (Spearman with the other raters' mean)", "score"),
+    "position_preference": ("First-shown description rated highest, above chance", "rate"),
+}
+
+
+def _shown(value, kind: str) -> str:
+    if value is None:
+        return "–"
+    return {"rate": f"{100 * value:.0f}%", "seconds": f"{value:.1f} s"}.get(kind, f"{value:.2f}")
+
+
+def _rater_quality_rows(study, rater) -> dict:
+    """This rater's signals beside the median over the study's raters, and the policy's verdict."""
+    signals = _signals_by_rater(study)
+    row = signals.get(rater.pk)
+    if row is None:
+        return {}
+    medians = {}
+    for column in SIGNAL_LABELS:
+        values = sorted(r[column] for r in signals.values() if r[column] is not None)
+        medians[column] = values[len(values) // 2] if values else None
+    return {
+        "rows": [{"signal": column, "label": label, "value": _shown(row[column], kind), "median": _shown(medians[column], kind)}
+                 for column, (label, kind) in SIGNAL_LABELS.items()],
+        "excluded": row["excluded"], "reasons": row["reasons"], "policy": study.exclusion_policy,
+        "responses": row["responses"], "checks": row["checks"],
+    }
+
+
+@login_required
+@require_POST
+def study_policy(request, name):
+    """Change the study's exclusion policy (rules on rater quality signals); a rule that does not parse is refused."""
+    study = get_visible_study_or_404(request.user, name, change=True)
+    try:
+        services.set_exclusion_policy(study, request.POST.get("exclusion_policy", ""))
+    except services.StudyError as error:
+        messages.error(request, f"Policy not changed: {error}")
+        return redirect("evaluation:study_detail", name=name)
+    messages.success(request, "Exclusion policy saved; the report is recomputed with it." if study.exclusion_policy
+                     else "Exclusion policy removed: every rater counts.")
+    return redirect("evaluation:study_detail", name=name)
 
 
 @login_required

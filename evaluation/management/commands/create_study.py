@@ -65,6 +65,10 @@ class Command(BaseCommand):
         adaptive.add_argument("--draw-neurons", action="store_true",
                               help="Start with --start-neurons neurons and draw more when that helps more per response.")
         adaptive.add_argument("--start-neurons", type=int, default=40)
+        parser.add_argument(
+            "--exclusion-policy", default="",
+            help="Raters the analysis leaves out, e.g. 'check_pass_rate < 0.8 or median_seconds < 5 s' (docs/analysis.md).",
+        )
         parser.add_argument("--title", default="")
         parser.add_argument("--instructions", default="")
         parser.add_argument("--status", choices=["draft", "open", "paused", "closed"], default="open")
@@ -99,6 +103,7 @@ class Command(BaseCommand):
                 consistency_prompt=options["consistency_prompt"],
                 adaptive=_adaptive_plan(options),
                 cost_per_response=options["cost_per_response"],
+                exclusion_policy=options["exclusion_policy"],
             )
         except StudyError as error:
             raise CommandError(str(error)) from None
