@@ -9,10 +9,14 @@ visible; both NaN when not recorded. Attention-check answers are never part of
 the frame (this is the one place that leaves them out, so no table, plot or
 export can count them). `excluded` marks responses a researcher left out
 (evaluation.Exclusion, active ones only), with the reason in
-`exclusion_reason`. `best` is True on the
+`exclusion_reason`. `policy_excluded` marks every response of a rater the
+study's exclusion policy leaves out (evaluation.quality), with the rules the
+rater matched in `policy_reason`. `best` is True on the
 row picked as best, False on the others, and missing on every row when the
 study asked no best question. frame.attrs carries the study's method and
-layer order, its name and whether it asked the best question.
+layer order, its name, whether it asked the best question and, under "policy",
+what the exclusion policy did (evaluation.quality.PolicyOutcome.summary; None
+without a policy).
 """
 from __future__ import annotations
 
@@ -20,12 +24,14 @@ import pandas as pd
 
 from evaluation.exclusions import excluded_response_reasons
 from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod
+from evaluation.quality import PolicyOutcome, apply_policy, parse_policy, rater_signals
+from evaluation.rater_scores import check_answers
 from explain.models import Layer, Method
 
 FRAME_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
     "position", "submitted_at", "seconds", "visible_seconds", "source", "is_valid", "invalid_reason", "text",
-    "excluded", "exclusion_reason",
+    "excluded", "exclusion_reason", "policy_excluded", "policy_reason",
 ]
 
 
@@ -97,9 +103,31 @@ def _counted_responses(include_invalid: bool, include_unverified: bool) -> dict:
     return counted
 
 
-def ratings_frame(study, include_invalid: bool = True, include_unverified: bool = False) -> pd.DataFrame:
+def judge_raters(frame: pd.DataFrame, study, policy: str | None = None, include_unverified: bool = False) -> PolicyOutcome:
+    """The quality signals of every rater of the frame (all their answers, attention checks from the study) and the
+    verdict of `policy` (the study's when None)."""
+    study = get_study(study)
+    signals = rater_signals(frame, check_answers(study, include_unverified))
+    return apply_policy(signals, parse_policy(study.exclusion_policy if policy is None else policy))
+
+
+def _mark_policy(frame: pd.DataFrame, study: Study, policy: str | None, include_unverified: bool) -> dict | None:
+    frame["policy_excluded"] = False
+    frame["policy_reason"] = ""
+    if not parse_policy(study.exclusion_policy if policy is None else policy) or frame.empty:
+        return None
+    outcome = judge_raters(frame, study, policy, include_unverified)
+    reasons = outcome.raters.set_index("rater")["reasons"]
+    frame["policy_reason"] = frame["rater"].astype(str).map(reasons).fillna("").astype(str)
+    frame["policy_excluded"] = frame["policy_reason"] != ""
+    return outcome.summary()
+
+
+def ratings_frame(study, include_invalid: bool = True, include_unverified: bool = False,
+                  policy: str | None = None) -> pd.DataFrame:
     """The study's tidy frame. Crowd answers the provider has not confirmed yet (Response.verified
-    False: anyone can post to the MTurk frame with made-up ids) are left out unless `include_unverified`."""
+    False: anyone can post to the MTurk frame with made-up ids) are left out unless `include_unverified`.
+    `policy` replaces the study's exclusion policy for this frame ("" for none)."""
     study = get_study(study)
     items = pd.DataFrame.from_records(
         StudyItem.objects.filter(study_neuron__study=study).values_list(
@@ -145,9 +173,11 @@ def ratings_frame(study, include_invalid: bool = True, include_unverified: bool 
     for column in ("seconds", "visible_seconds"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame = frame.sort_values(["submitted_at", "pk", "position", "item_id"], kind="stable")
+    policy_summary = _mark_policy(frame, study, policy, include_unverified)
     frame = frame[FRAME_COLUMNS].reset_index(drop=True)
     # Few distinct values over up to millions of rows: categories keep memory and grouping cheap.
-    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason", "exclusion_reason"):
+    for column in ("response_id", "rater", "network", "layer", "method", "source", "invalid_reason", "exclusion_reason",
+                   "policy_reason"):
         frame[column] = frame[column].astype("category")
     frame.attrs = {
         "study": study.name,
@@ -157,5 +187,6 @@ def ratings_frame(study, include_invalid: bool = True, include_unverified: bool 
         "method_labels": study_method_labels(study),
         "controls": study_control_methods(study),
         "layers": study_layer_names(study),
+        "policy": policy_summary,
     }
     return frame

@@ -61,6 +61,8 @@ def _render_results_panel(request, study, report, status) -> str:
         "throttle": int(throttle_seconds()),
         "summary": summary,
         "comparison_html": (stored_artifact(study, "comparison.html") or b"").decode() if computed else "",
+        "sensitivity_html": (stored_artifact(study, "sensitivity.html") or b"").decode()
+        if computed and summary.get("policy") else "",
         "figures": [{"name": name, "alt": _ALT_TEXT[name]} for name in summary.get("plots", [])],
         "downloads": downloads,
         "table_kinds": RESULT_TABLES,

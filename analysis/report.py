@@ -22,6 +22,7 @@ RESULT_TABLES = {
     "agreement": "Agreement between raters",
     "raters": "Per rater",
     "positions": "Position bias",
+    "sensitivity": "Sensitivity to the exclusion policy (all raters vs kept raters)",
 }
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml", "csv": "text/csv", "md": "text/markdown",
                  "latex": "application/x-tex", "json": "application/json", "html": "text/html"}
@@ -41,7 +42,7 @@ def render_report(frames: ReportFrames, frame, n_resamples: int, tidy_ratings: b
     artifacts: dict[str, bytes] = {}
     for fmt in FORMATS:
         artifacts[f"comparison.{fmt}"] = render_comparison(frames.comparison, fmt).encode()
-        for kind in ("pairwise", "agreement", "raters", "positions"):
+        for kind in ("pairwise", "agreement", "raters", "positions", "sensitivity"):
             artifacts[f"{kind}.{fmt}"] = render_frame(getattr(frames, kind), fmt).encode()
     if not frames.used.empty:
         for name, figure in study_figures(frames.comparison, frames.used).items():
@@ -53,6 +54,7 @@ def render_report(frames: ReportFrames, frame, n_resamples: int, tidy_ratings: b
         "used_responses": int(frames.used["response_id"].nunique()) if len(frames.used) else 0,
         "validity": frames.comparison.attrs.get("validity", {}),
         "excluded": frames.comparison.attrs.get("excluded", {"responses": 0, "reasons": {}}),
+        "policy": frames.comparison.attrs.get("policy"),
         "bootstrap_resamples": n_resamples,
         "plots": sorted({name.split("/")[1].rsplit(".", 1)[0] for name in artifacts if name.startswith("plots/")}),
     }

@@ -1,12 +1,13 @@
 """Study-level analyses: read the study once (analysis.frames), then the pure statistics."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
 from analysis import stats
 from analysis.frames import metric_scores_frame, ratings_frame
+from analysis.tables import policy_sentence
 
 
 @dataclass
@@ -18,15 +19,24 @@ class Selection:
     methods: list[str] | None = None
     exclude_raters: list[str] = field(default_factory=list)
     include_excluded: bool = False
+    ignore_policy: bool = False
 
     def apply(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(rows in scope before the validity filter, rows used by the statistics)."""
         in_scope = stats.select_responses(
             frame, include_invalid=True, exclude_flagged=self.exclude_flagged, methods=self.methods,
-            exclude_raters=self.exclude_raters, include_excluded=self.include_excluded,
+            exclude_raters=self.exclude_raters, include_excluded=self.include_excluded, ignore_policy=self.ignore_policy,
         )
-        used = stats.select_responses(in_scope, include_invalid=self.include_invalid, include_excluded=True)
+        used = stats.select_responses(in_scope, include_invalid=self.include_invalid, include_excluded=True,
+                                      ignore_policy=True)
         return in_scope, used
+
+    def applies_policy(self, frame: pd.DataFrame) -> bool:
+        return not self.ignore_policy and bool(frame.attrs.get("policy"))
+
+    def everyone(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows the statistics would use with every rater (the exclusion policy ignored)."""
+        return replace(self, ignore_policy=True).apply(frame)[1]
 
 
 def check_methods(frame: pd.DataFrame, methods: list[str] | None) -> None:
@@ -65,7 +75,26 @@ def _decorate(table: pd.DataFrame, frame: pd.DataFrame, in_scope: pd.DataFrame, 
     table = stats.add_metric_columns(table, metric_scores)
     if not selection.include_excluded:
         table = stats.add_exclusion_columns(table, frame if not selection.methods else frame[frame["method"].isin(selection.methods)])
+    if selection.applies_policy(frame):
+        table = _add_policy_columns(table, frame, selection)
     table.attrs["validity"] = stats.validity_summary(in_scope)
+    return table
+
+
+def _add_policy_columns(table: pd.DataFrame, frame: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """`n_before_policy` (the row's n with every rater) and `policy` (what the exclusion policy removed, the same
+    sentence on every row so CSV and JSON carry it too); the figures in attrs["policy"]."""
+    everyone = selection.everyone(frame)
+    _, used = selection.apply(frame)
+    counts = {(None, method): int(n) for method, n in everyone.groupby("method", observed=True).size().items()}
+    counts.update({(layer, method): int(n) for (layer, method), n in everyone.groupby(["layer", "method"], observed=True).size().items()})
+    table = table.copy()
+    table["n_before_policy"] = [counts.get((stats.scope_key(layer), method), 0)
+                                for layer, method in zip(table["layer"], table["method"])]
+    summary = {**frame.attrs["policy"], "responses_before": int(everyone["response_id"].nunique()),
+               "responses_after": int(used["response_id"].nunique())}
+    table["policy"] = policy_sentence(summary)
+    table.attrs["policy"] = summary
     return table
 
 
@@ -80,6 +109,7 @@ class ReportFrames:
     positions: pd.DataFrame
     used: pd.DataFrame
     in_scope: pd.DataFrame
+    sensitivity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=stats.SENSITIVITY_COLUMNS))
 
 
 def agreement_frame(used: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +144,16 @@ def report_frames(
         positions=stats.position_bias(used),
         used=used,
         in_scope=in_scope,
+        sensitivity=sensitivity_for_frame(frame, selection),
     )
+
+
+def sensitivity_for_frame(frame: pd.DataFrame, selection: Selection | None = None) -> pd.DataFrame:
+    """Every rater vs the raters the exclusion policy keeps (stats.policy_sensitivity); empty without a policy."""
+    selection = selection or Selection()
+    if not selection.applies_policy(frame):
+        return pd.DataFrame(columns=stats.SENSITIVITY_COLUMNS)
+    return stats.policy_sensitivity(selection.everyone(frame), selection.apply(frame)[1])
 
 
 def comparison_for_study(study, include_unverified: bool = False, **options) -> pd.DataFrame:
@@ -153,3 +192,9 @@ def agreement_for_frame(frame: pd.DataFrame, selection: Selection | None = None)
         "raters": stats.rater_summary(in_scope),
         "position_bias": stats.position_bias(used),
     }
+
+
+def quality_section(outcome) -> pd.DataFrame:
+    """Every rater's quality signals (evaluation.quality.SIGNAL_COLUMNS) with the policy's verdict: excluded, reasons."""
+    verdict = outcome.raters.set_index("rater")[["excluded", "reasons"]]
+    return outcome.signals.join(verdict, on="rater")

@@ -37,15 +37,19 @@ def select_responses(
     methods: list[str] | None = None,
     exclude_raters: list[str] | None = None,
     include_excluded: bool = False,
+    ignore_policy: bool = False,
 ) -> pd.DataFrame:
     """The rows an analysis uses; `methods` also fixes the column order downstream.
 
     Responses a researcher excluded (column `excluded`, when the frame has it) are
-    left out unless `include_excluded`.
+    left out unless `include_excluded`; responses of raters the study's exclusion
+    policy leaves out (column `policy_excluded`) unless `ignore_policy`.
     """
     keep = np.ones(len(frame), dtype=bool)
     if not include_excluded and "excluded" in frame.columns:
         keep &= ~frame["excluded"].to_numpy(dtype=bool)
+    if not ignore_policy and "policy_excluded" in frame.columns:
+        keep &= ~frame["policy_excluded"].to_numpy(dtype=bool)
     if not include_invalid:
         keep &= frame["is_valid"].to_numpy(dtype=bool)
     if exclude_flagged:
@@ -523,7 +527,8 @@ def comparison_and_pairwise(
 LEADER_MARKS = ("best", "tied", "")
 
 
-def _scope_key(layer):
+def scope_key(layer):
+    """A table row's layer as a key: None for the overall rows (missing layer)."""
     return None if layer is None or (isinstance(layer, float) and np.isnan(layer)) else layer
 
 
@@ -556,8 +561,8 @@ def mark_leaders(table: pd.DataFrame, pairs: pd.DataFrame, alpha: float = 0.05) 
     table = table.copy()
     mean_marks, best_marks = [""] * len(table), [""] * len(table)
     if pairs is not None and len(pairs):
-        scopes = [_scope_key(layer) for layer in table["layer"]]
-        pair_scopes = [_scope_key(layer) for layer in pairs["layer"]]
+        scopes = [scope_key(layer) for layer in table["layer"]]
+        pair_scopes = [scope_key(layer) for layer in pairs["layer"]]
         for scope in dict.fromkeys(scopes):
             rows = [i for i, key in enumerate(scopes) if key == scope]
             scope_pairs = pairs[[key == scope for key in pair_scopes]]
@@ -743,11 +748,55 @@ def add_exclusion_columns(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFr
             for scope in (None, layer):
                 counts[(scope, method)] = counts.get((scope, method), 0) + int(count)
     table["n_excluded"] = [
-        counts.get((None if layer is None or (isinstance(layer, float) and np.isnan(layer)) else layer, method), 0)
+        counts.get((scope_key(layer), method), 0)
         for layer, method in zip(table["layer"], table["method"])
     ]
     table.attrs["excluded"] = exclusion_summary(frame)
     return table
+
+
+# ---------------------------------------------------------------- exclusion policy
+
+
+SENSITIVITY_COLUMNS = [
+    "layer", "method", "n_all", "mean_all", "n_kept", "mean_kept", "mean_change", "best_rate_all", "best_rate_kept",
+    "best_rate_change", "rank_all", "rank_kept",
+]
+
+
+def _scope_means(used: pd.DataFrame) -> pd.DataFrame:
+    """Per (layer or overall, method): ratings, mean rating, best-selection rate, rank of the mean within the scope."""
+    picked, answered = _best_flags(used)
+    rows = used.assign(picked=picked, answered=answered)
+    parts = []
+    for scope, by in ((None, ["method"]), ("layer", ["layer", "method"])):
+        grouped = rows.groupby(by, observed=True).agg(n=("rating", "size"), mean=("rating", "mean"),
+                                                      best=("picked", "sum"), answered=("answered", "sum")).reset_index()
+        if scope is None:
+            grouped.insert(0, "layer", None)
+        grouped["best_rate"] = grouped["best"] / grouped["answered"].where(grouped["answered"] > 0)
+        grouped["rank"] = grouped.groupby("layer", dropna=False)["mean"].rank(ascending=False, method="min")
+        parts.append(grouped)
+    return pd.concat(parts, ignore_index=True)
+
+
+def policy_sensitivity(used_all: pd.DataFrame, used_kept: pd.DataFrame) -> pd.DataFrame:
+    """The same statistics with every rater and with the raters the exclusion policy keeps, side by side:
+    overall rows (layer missing) first, then per layer, methods in table order. Ranks are 1 = highest mean."""
+    if used_all.empty:
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    keys = ["layer", "method"]
+    everyone = _scope_means(used_all).astype({"layer": object})
+    kept = _scope_means(used_kept).astype({"layer": object}) if len(used_kept) else everyone.iloc[0:0]
+    both = everyone.merge(kept, on=keys, how="left", suffixes=("_all", "_kept"))
+    both["n_kept"] = both["n_kept"].fillna(0).astype(int)
+    both["mean_change"] = both["mean_kept"] - both["mean_all"]
+    both["best_rate_change"] = both["best_rate_kept"] - both["best_rate_all"]
+    methods, layers = method_order(used_all), layer_order(used_all)
+    both["order"] = [(-1 if scope_key(layer) is None else layers.index(layer), methods.index(method))
+                     for layer, method in zip(both["layer"], both["method"])]
+    both = both.sort_values("order", kind="stable")
+    return both.reindex(columns=SENSITIVITY_COLUMNS).reset_index(drop=True)
 
 
 METRIC_COLUMN_PREFIX = "metric:"
@@ -768,7 +817,7 @@ def add_metric_columns(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     for metric in sorted(scores["metric"].unique()):
         column = []
         for layer, method in zip(table["layer"], table["method"]):
-            key = (method, metric) if layer is None or (isinstance(layer, float) and np.isnan(layer)) else (layer, method, metric)
+            key = (method, metric) if scope_key(layer) is None else (layer, method, metric)
             source = overall if len(key) == 2 else per_layer
             column.append(float(source[key]) if key in source.index else None)
         table[f"{METRIC_COLUMN_PREFIX}{metric}"] = column

@@ -142,6 +142,8 @@ def comparison_notes(table: pd.DataFrame) -> list[str]:
         notes.append(f"All {validity['responses']} responses valid.")
     if exclusion_note(table):
         notes.append(exclusion_note(table))
+    if table.attrs.get("policy"):
+        notes.append(policy_sentence(table.attrs["policy"]))
     controls = [_label(row) for row in table.drop_duplicates("method").itertuples(index=False) if _is_control(row)]
     if controls:
         notes.append(f"Negative control (descriptions shuffled across neurons): {', '.join(controls)}.")
@@ -155,6 +157,15 @@ def exclusion_note(table: pd.DataFrame) -> str:
         return ""
     reasons = "; ".join(f"{reason} ({count})" for reason, count in excluded.get("reasons", {}).items())
     return f"Excluded by the researchers and left out of every figure: {excluded['responses']} responses ({reasons})."
+
+
+def policy_sentence(summary: dict) -> str:
+    """One sentence on what an exclusion policy did (analysis tables print it under every table)."""
+    rules = "; ".join(f"{rule}: {count}" for rule, count in summary["rule_counts"].items())
+    left_out = summary["raters_before"] - summary["raters_after"]
+    return (f"Exclusion policy \"{summary['policy']}\": {left_out} of {summary['raters_before']} raters left out "
+            f"(raters matching each rule: {rules}); responses used {summary['responses_before']} with every "
+            f"rater, {summary['responses_after']} with the kept raters (see the sensitivity table).")
 
 
 def _method_cell(row) -> str:

@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.frames import ratings_frame
 from analysis.services import pairwise_for_frame
 from analysis.tables import FORMATS, render_frame
 
-from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, selection_from, study_from
+from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, frame_from, selection_from
 
 
 class Command(BaseCommand):
@@ -19,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_resamples(options)
-        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
+        frame = frame_from(options)
         try:
             table = pairwise_for_frame(frame, selection_from(options), by_layer=options["by"] == "layer",
                                        n_resamples=options["bootstrap"], seed=options["seed"])

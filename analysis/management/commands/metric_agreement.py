@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.agreement import AGREEMENT_RESAMPLES, metric_agreement
-from analysis.frames import metric_scores_frame, ratings_frame
+from analysis.frames import metric_scores_frame
 from analysis.tables import FORMATS, render_frame
 from explain.lookups import comma_list
 
-from ._options import add_selection_arguments, selection_from, study_from
+from ._options import add_selection_arguments, frame_from, selection_from, study_from
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if options["bootstrap"] < 1:
             raise CommandError("--bootstrap must be at least 1")
         study = study_from(options)
-        _, used = selection_from(options).apply(ratings_frame(study))
+        _, used = selection_from(options).apply(frame_from(options, study))
         if used.empty:
             raise CommandError(f"study {study.name!r} has no ratings to compare with (with these options)")
         scores = metric_scores_frame(study)

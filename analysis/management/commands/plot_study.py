@@ -2,9 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis.plots import save_figures, study_figures
 from analysis.services import comparison_for_frame
-from analysis.frames import ratings_frame
 
-from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, selection_from, study_from
+from ._options import add_bootstrap_arguments, add_selection_arguments, check_resamples, frame_from, selection_from
 
 
 class Command(BaseCommand):
@@ -17,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check_resamples(options)
-        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
+        frame = frame_from(options)
         selection = selection_from(options)
         try:
             table = comparison_for_frame(frame, selection, by_layer=True, n_resamples=options["bootstrap"], seed=options["seed"])

@@ -2,27 +2,31 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.frames import ratings_frame
-from analysis.services import agreement_for_frame
+from analysis.frames import judge_raters
+from analysis.services import agreement_for_frame, quality_section
 from analysis.tables import FORMATS, render_frame
 
-from ._options import add_selection_arguments, selection_from, study_from
+from ._options import add_selection_arguments, frame_from, selection_from, study_from
 
 
 class Command(BaseCommand):
     help = ("Krippendorff's alpha (ordinal) per method and overall, share of neurons whose raters picked the same "
-            "best, per-rater summary (to spot careless raters for --exclude-raters), and ratings by shown position.")
+            "best, per-rater summary (to spot careless raters for --exclude-raters), ratings by shown position, and "
+            "every rater's quality signals with the exclusion policy's verdict (docs/analysis.md).")
 
     def add_arguments(self, parser):
         add_selection_arguments(parser)
         parser.add_argument("--format", choices=FORMATS, default="md")
 
     def handle(self, *args, **options):
-        frame = ratings_frame(study_from(options), include_unverified=options["include_unverified"])
+        study = study_from(options)
+        frame = frame_from(options, study)
         try:
             sections = agreement_for_frame(frame, selection_from(options))
         except ValueError as error:  # unknown methods, or nothing left to analyse
             raise CommandError(str(error))
+        policy = "" if options["ignore_policy"] else options["policy"]
+        sections["rater_quality"] = quality_section(judge_raters(frame, study, policy, options["include_unverified"]))
         fmt = options["format"]
         if fmt == "json":
             self.stdout.write(json.dumps({title: json.loads(render_frame(table, "json")) for title, table in sections.items()},
