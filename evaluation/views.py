@@ -246,17 +246,23 @@ def study_progress_fragment(request, name):
     return HttpResponse(_progress_html(request, study, key))
 
 
+def _change_study(request, name, change, refused: str, done):
+    """Apply `change` to a study the user may change; back to its page with `done(study)` or why it was refused."""
+    study = get_visible_study_or_404(request.user, name, change=True)
+    try:
+        change(study)
+    except services.StudyError as error:
+        messages.error(request, f"{refused}: {error}")
+    else:
+        messages.success(request, done(study))
+    return redirect("evaluation:study_detail", name=name)
+
+
 @login_required
 @require_POST
 def study_status(request, name):
-    study = get_visible_study_or_404(request.user, name, change=True)
-    try:
-        services.change_status(study, request.POST.get("status", ""))
-    except services.StudyError as error:
-        messages.error(request, f"Status not changed: {error}")
-    else:
-        messages.success(request, f"The study is now {study.status}.")
-    return redirect("evaluation:study_detail", name=name)
+    return _change_study(request, name, lambda study: services.change_status(study, request.POST.get("status", "")),
+                         "Status not changed", lambda study: f"The study is now {study.status}.")
 
 
 @login_required
@@ -428,15 +434,11 @@ def _rater_quality_rows(study, rater) -> dict:
 @require_POST
 def study_policy(request, name):
     """Change the study's exclusion policy (rules on rater quality signals); a rule that does not parse is refused."""
-    study = get_visible_study_or_404(request.user, name, change=True)
-    try:
-        services.set_exclusion_policy(study, request.POST.get("exclusion_policy", ""))
-    except services.StudyError as error:
-        messages.error(request, f"Policy not changed: {error}")
-        return redirect("evaluation:study_detail", name=name)
-    messages.success(request, "Exclusion policy saved; the report is recomputed with it." if study.exclusion_policy
-                     else "Exclusion policy removed: every rater counts.")
-    return redirect("evaluation:study_detail", name=name)
+    return _change_study(
+        request, name, lambda study: services.set_exclusion_policy(study, request.POST.get("exclusion_policy", "")),
+        "Policy not changed", lambda study: "Exclusion policy saved; the report is recomputed with it."
+        if study.exclusion_policy else "Exclusion policy removed: every rater counts.",
+    )
 
 
 @login_required

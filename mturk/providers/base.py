@@ -22,6 +22,10 @@ OPERATIONS = (
 MONEY_MOVING = frozenset({"publish", "review", "bonus", "top_up"})
 
 
+# How a report names a review decision once it is done.
+DECIDED = {"approve": "approved", "reject": "rejected"}
+
+
 class CrowdError(Exception):
     """A problem a person must act on (shown by the commands without a stack trace)."""
 
@@ -136,8 +140,16 @@ class CrowdProvider(ABC):
         """Record what the provider knows about submitted work, exactly once per piece of work."""
 
     @abstractmethod
-    def review(self, dry_run=False) -> Report:
-        """Approve valid work; invalid work per the publication's `invalid_policy`."""
+    def review(self, dry_run=False, policy=None) -> Report:
+        """Approve valid work; invalid work per the publication's `invalid_policy`. With `policy`
+        (mturk.review_policy.PolicyReview) the study's exclusion policy decides instead: work of raters
+        it leaves out is rejected, the rest approved, and its bonus paid on approved work of careful raters."""
+
+    def _policy_bonus(self, report: Report, policy, rater, recipient, dry_run: bool) -> None:
+        """Pay (or under dry-run, show) the bonus `policy` grants `rater`'s approved work, to `recipient`."""
+        amount = policy.bonus_for(rater) if policy is not None else None
+        if amount is not None:
+            report.actions.extend(self.bonus(recipient, amount, policy.bonus_reason, dry_run=dry_run).actions)
 
     def bonus(self, recipient, amount, reason="", dry_run=False) -> Report:
         """Pay one bonus to `recipient` (see `recipient_label`); the same bonus is never paid twice."""

@@ -62,8 +62,9 @@ def test_compare_methods_lists_every_pair(toy_study):
 
 def test_rater_agreement_reports_alpha_raters_and_positions(toy_study):
     text = run("rater_agreement", "--study", toy_study.name)
-    assert "## krippendorff_alpha" in text and "## position_bias" in text
-    rater_lines = [line for line in text.splitlines() if line.startswith("| r1 |") or line.startswith("| r2 |")]
+    assert "## krippendorff_alpha" in text and "## position_bias" in text and "## rater_quality" in text
+    summary = text.split("## raters")[1].split("## position_bias")[0]
+    rater_lines = [line for line in summary.splitlines() if line.startswith("| r1 |") or line.startswith("| r2 |")]
     assert len(rater_lines) == 2
     assert "1.3333" in rater_lines[0]  # r1's mean rating of the shuffled control, 4/3
 
@@ -143,7 +144,7 @@ def test_tables_print_display_names_escaped(toy_study):
 
 def test_rater_agreement_json_is_one_document(toy_study):
     sections = json.loads(run("rater_agreement", "--study", toy_study.name, "--format", "json"))
-    assert set(sections) == {"krippendorff_alpha", "best_agreement", "raters", "position_bias"}
+    assert set(sections) == {"krippendorff_alpha", "best_agreement", "raters", "position_bias", "rater_quality"}
     assert sections["best_agreement"] == [{"neurons": 2, "same_best": 0, "share": 0.0}]
 
 

@@ -15,8 +15,9 @@ from explain.lookups import named
 from ...ledger import LedgerConflict
 from ...models import DesignFrozen
 from ...providers import get_provider, provider_class
-from ...providers.base import CrowdError
+from ...providers.base import CrowdError, Spending
 from ...publications import open_publication
+from ...review_policy import policy_review
 from ...status import study_status_lines
 
 # Command-line spellings of operations, and aliases.
@@ -74,8 +75,16 @@ class CrowdCommand(BaseCommand):
             parser.add_argument(flag, dest=field, **keywords)
         recipient_label = provider_class(self.provider).recipient_label
         parser.add_argument(self.recipient_flag, dest="recipient", metavar=recipient_label.upper(), help=f"bonus: the {recipient_label} to pay.")
-        parser.add_argument("--amount", type=money, help="bonus: amount in the account's currency.")
+        parser.add_argument("--amount", type=money,
+                            help="bonus: amount in the account's currency; review --policy: the bonus paid on each "
+                                 "approved piece of work of a kept rater (see --bonus-min-score).")
         parser.add_argument("--reason", default="Thank you for your careful ratings.", help="bonus: reason shown to the worker.")
+        parser.add_argument("--policy", action="store_true",
+                            help="review: decide by the study's exclusion policy (reject raters it leaves out, approve "
+                                 "the rest) instead of --invalid-policy; see docs/analysis.md.")
+        parser.add_argument("--bonus-min-score", type=float, default=0.0,
+                            help="review --policy --amount: pay the bonus only to kept raters with at least this "
+                                 "combined quality score (0-1).")
         operations = provider_class(self.provider).operations
         if "notify" in operations:
             parser.add_argument("--subject", help="notify: subject line.")
@@ -123,6 +132,10 @@ class CrowdCommand(BaseCommand):
         if provider.spends_real_money(operation) and not dry_run and not yes:
             spending = provider.spending(operation, **arguments)
             confirm_production(self, f"{operation.replace('_', ' ')} study {provider.study.name} on {provider.label}", spending)
+        policy = arguments.get("policy")
+        if policy is not None and policy.bonus is not None and provider.spends_real_money("bonus") and not dry_run and not yes:
+            confirm_production(self, f"pay bonuses by the exclusion policy of study {provider.study.name} on {provider.label}",
+                               self.policy_bonus_spending(provider, policy))
         report = getattr(provider, operation)(**arguments)
         for line in report.lines():
             style = self.style.WARNING if line.startswith("WARNING") else (lambda text: text)
@@ -152,5 +165,24 @@ class CrowdCommand(BaseCommand):
             if not options["subject"] or not options["message"]:
                 raise CommandError("notify needs --subject and --message")
             return {"subject": options["subject"], "message": options["message"], "worker_ids": options["worker"], "dry_run": dry_run}
+        if operation == "review":
+            return {"dry_run": dry_run, **self.review_policy(provider, options)}
+        if options.get("policy"):
+            raise CommandError("--policy belongs to review (and pay)")
         return {"dry_run": dry_run} if operation != "harvest" else {}
+
+    @staticmethod
+    def review_policy(provider, options) -> dict:
+        if not options["policy"]:
+            if options["amount"] is not None:
+                raise CommandError("review pays a bonus only by the exclusion policy: add --policy, or use the bonus action")
+            return {}
+        return {"policy": policy_review(provider.study, options["amount"], options["bonus_min_score"], options["reason"])}
+
+    @staticmethod
+    def policy_bonus_spending(provider, policy) -> Spending:
+        """The bonuses review would pay (counted on a dry run), each with its fee."""
+        bonuses = [a for a in provider.review(dry_run=True, policy=policy).actions if "bonus" in a.verb]
+        each = provider.spending("bonus", amount=policy.bonus).total
+        return Spending([f"{len(bonuses)} bonuses of {policy.bonus:.2f} (with fees {each:.2f} each)"], each * len(bonuses))
 

@@ -33,7 +33,7 @@ class LocalProvider(CrowdProvider):
     def harvest(self):
         return Report()
 
-    def review(self, dry_run=False):
+    def review(self, dry_run=False, policy=None):
         return Report()
 
     def estimate(self):

@@ -18,7 +18,7 @@ from ...ledger import NOT_SENT, recorded_call
 from ...models import CrowdAssignment
 from ...status import normalised_status
 from .. import register
-from ..base import MONEY_MOVING, CrowdError, CrowdProvider, Report, Spending
+from ..base import DECIDED, MONEY_MOVING, CrowdError, CrowdProvider, Report, Spending
 from .client import mturk_client
 from .fees import estimate_mturk_cost, mturk_assignment_fee, mturk_bonus_fee
 from .hits import create_hit_request, new_hit_token
@@ -223,28 +223,33 @@ class MTurkProvider(CrowdProvider):
 
     # ---- review and pay ------------------------------------------------------------------------
 
-    def review(self, dry_run=False):
+    def review(self, dry_run=False, policy=None):
         report = Report()
         fee = mturk_assignment_fee(self.publication.reward, self.study.raters_per_neuron)
         waiting = self.publication.crowd_assignments.filter(provider_status="Submitted", decision="")
         for record in waiting:
-            response = record.responses.first()
+            response = record.responses.select_related("rater").first()
             if response is None:
                 report.warnings.append(
                     f"assignment {record.external_id}: no response stored here; decide by hand on the requester site"
                 )
                 continue
-            reject = not response.is_valid and self.publication.invalid_policy == self.publication.InvalidPolicy.REJECT
+            if policy is not None:
+                reject, detail = policy.decide(response.rater)
+            else:
+                reject = not response.is_valid and self.publication.invalid_policy == self.publication.InvalidPolicy.REJECT
+                detail = "valid" if response.is_valid else f"invalid ({response.invalid_reason})"
             verb = "reject" if reject else "approve"
-            detail = "valid" if response.is_valid else f"invalid ({response.invalid_reason})"
             if dry_run:
                 report.add(verb, record.external_id, detail, done=False)
-                continue
-            if reject:
+            elif reject:
                 self._reject(record)
             else:
                 self._approve(record, amount=self.publication.reward + fee)
-            report.add(verb + "d", record.external_id, detail)
+            if not dry_run:
+                report.add(DECIDED[verb], record.external_id, detail)
+            if not reject:
+                self._policy_bonus(report, policy, response.rater, record.external_id, dry_run)
         return report
 
     def _settled_status(self, assignment_id, wanted):

@@ -15,7 +15,7 @@ from ...cost import CostEstimate
 from ...ledger import NOT_SENT, recorded_call
 from ...models import CrowdAssignment, Publication
 from .. import register
-from ..base import CrowdProvider, Report, Spending
+from ..base import DECIDED, CrowdProvider, Report, Spending
 from .client import ProlificClient, ProlificError
 from .models import ParticipantSession, ProlificDesign
 
@@ -184,13 +184,13 @@ class ProlificProvider(CrowdProvider):
         if finished and not responses:
             report.warnings.append(f"submission {submission['id']} was completed on Prolific but no response reached this site")
 
-    def review(self, dry_run=False):
+    def review(self, dry_run=False, policy=None):
         report = Report()
         waiting = self.publication.crowd_assignments.filter(
             provider_status__in=["AWAITING REVIEW", "AWAITING_REVIEW"], decision=""
         )
         for record in waiting:
-            responses = list(record.responses.all())
+            responses = list(record.responses.select_related("rater"))
             if not responses:
                 report.warnings.append(f"submission {record.external_id}: no responses stored here; decide on Prolific")
                 continue
@@ -201,14 +201,21 @@ class ProlificProvider(CrowdProvider):
                 )
                 continue
             invalid = sum(1 for r in responses if not r.is_valid)
-            reject = (
-                self.publication.invalid_policy == Publication.InvalidPolicy.REJECT
-                and invalid / len(responses) > REJECT_WHEN_INVALID_SHARE_ABOVE
-            )
-            action = "REJECT" if reject else "APPROVE"
             detail = f"{len(responses) - invalid} of {len(responses)} responses valid"
+            rater = responses[0].rater
+            if policy is not None:
+                reject, verdict = policy.decide(rater)
+                detail = f"{detail}; {verdict}"
+            else:
+                reject = (
+                    self.publication.invalid_policy == Publication.InvalidPolicy.REJECT
+                    and invalid / len(responses) > REJECT_WHEN_INVALID_SHARE_ABOVE
+                )
+            action = "REJECT" if reject else "APPROVE"
             if dry_run:
                 report.add(action.lower(), record.external_id, detail, done=False)
+                if not reject:
+                    self._policy_bonus(report, policy, rater, record.worker_id, dry_run)
                 continue
             body = {"message": self.publication.reject_message, "rejection_category": REJECTION_CATEGORY} if reject else {}
             wanted = "REJECTED" if reject else "APPROVED"
@@ -227,7 +234,9 @@ class ProlificProvider(CrowdProvider):
                 reconcile=reconcile,
             )
             CrowdAssignment.objects.filter(pk=record.pk).update(decision=action.lower(), provider_status=wanted)
-            report.add(action.lower() + "d", record.external_id, detail)
+            report.add(DECIDED[action.lower()], record.external_id, detail)
+            if not reject:
+                self._policy_bonus(report, policy, rater, record.worker_id, dry_run)
         return report
 
     def _batch_complete(self, record, responses):

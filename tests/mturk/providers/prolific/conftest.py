@@ -3,7 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from mturk.models import ProlificDesign, Publication
+from evaluation.models import Response
+from mturk.models import CrowdAssignment, ProlificDesign, Publication
 
 
 @pytest.fixture
@@ -22,3 +23,12 @@ def drafted(publication, study_id="STUDY1"):
     Publication.objects.filter(pk=publication.pk).update(published_at="2026-11-20T09:00:00Z")
     publication.refresh_from_db()
     return publication
+
+
+def awaiting_review(publication, participants):
+    """Harvested submissions SUB1, SUB2, ... of these participants, awaiting review, each linked to its session's answers."""
+    for n, participant in enumerate(participants, 1):
+        record = CrowdAssignment.objects.create(
+            publication=publication, external_id=f"SUB{n}", worker_id=participant, provider_status="AWAITING REVIEW"
+        )
+        record.responses.set(Response.objects.filter(external_id=f"SUB{n}"))

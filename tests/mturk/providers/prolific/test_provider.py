@@ -13,7 +13,7 @@ from mturk.providers.prolific.provider import ProlificProvider
 
 from tests.mturk.helpers import answer_as_worker
 
-from .conftest import drafted
+from .conftest import awaiting_review, drafted
 
 pytestmark = pytest.mark.crowd
 
@@ -129,11 +129,7 @@ def test_review_approves_and_rejects_by_the_validity_policy(prolific_publication
     drafted(prolific_publication)
     session_with_answers(prolific_publication, "PIDA", "SUB1", valid=(True, False))
     session_with_answers(prolific_publication, "PIDB", "SUB2", valid=(False, False))
-    for n, participant in [(1, "PIDA"), (2, "PIDB")]:
-        record = CrowdAssignment.objects.create(
-            publication=prolific_publication, external_id=f"SUB{n}", worker_id=participant, provider_status="AWAITING REVIEW"
-        )
-        record.responses.set(Response.objects.filter(external_id=f"SUB{n}"))
+    awaiting_review(prolific_publication, ["PIDA", "PIDB"])
     server = FakeProlific([
         ("POST", API + "submissions/SUB1/transition/", {"action": "APPROVE"}, {"status": "APPROVED"}),
         ("POST", API + "submissions/SUB2/transition/",
