@@ -8,7 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from analysis.frames import ratings_frame
+from analysis.panels import results_panel
 from analysis.report import build_report
+from analysis.report_cache import compute_report
 from analysis.services import Selection, comparison_for_frame, sensitivity_for_frame
 from analysis.tables import render_comparison
 from evaluation.models import Response
@@ -106,3 +108,12 @@ def test_rater_agreement_lists_each_raters_signals_and_the_verdict(policed):
     markdown = StringIO()
     call_command("rater_agreement", "--study", policed.name, "--ignore-policy", stdout=markdown)
     assert "## rater_quality" in markdown.getvalue() and "quality_score" in markdown.getvalue()
+
+
+def test_results_panel_shows_what_the_policy_removed_and_the_sensitivity_table(policed, settings):
+    settings.ANALYSIS_REPORT_RESAMPLES = 50
+    compute_report(policed)
+    panel = results_panel(None, policed)
+    assert html.escape(SENTENCE) in panel
+    assert "<h3>Sensitivity to the exclusion policy</h3>" in panel
+    assert "<th>mean_all</th><th>n_kept</th><th>mean_kept</th>" in panel
