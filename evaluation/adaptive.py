@@ -105,8 +105,7 @@ def quantity_values(ratings: pd.DataFrame, methods: list[str] | None = None) -> 
     known = method >= 0
     matrix = np.full((len(responses), len(methods)), np.nan)
     matrix[response[known], method[known]] = ratings["rating"].to_numpy(float)[known]
-    neuron = np.empty(len(responses), dtype=ratings["neuron"].dtype)
-    neuron[response] = ratings["neuron"].to_numpy()
+    neuron = ratings["neuron"].to_numpy()[np.unique(response, return_index=True)[1]]
     complete = ~np.isnan(matrix).any(axis=1)
     pairs = list(combinations(range(len(methods)), 2))
     values = np.hstack([matrix, matrix[:, [a for a, _ in pairs]] - matrix[:, [b for _, b in pairs]]])[complete]

@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .adaptive import AdaptiveSettings, Stop, estimate_components, choose_neuron, projected_stop, quantity_values, stop_decision
-from .exclusions import excluded_response_reasons
+from .exclusions import active_exclusions, excluded_response_reasons
 from .models import Assignment, CollectionStop, Rating, Response, Study, StudyNeuron
 
 
@@ -77,6 +77,8 @@ def next_adaptive_neuron(study: Study, rater, record: bool = True) -> StudyNeuro
     holds the study lock), waiting on reservations that would meet the target or budget, or nothing for them."""
     if CollectionStop.objects.filter(study=study).exists():
         return None
+    if rater is not None and active_exclusions(study).filter(rater=rater).exists():
+        return None  # answers the analysis leaves out would only spend the budget
     settings = adaptive_settings(study)
     counted = counted_ratings(study)
     neurons = _neurons(study, rater, counted)

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
+from evaluation.collection import counted_ratings
 from evaluation.models import Assignment, CollectionStop, Response
 from evaluation.services import (
     AdaptivePlan,
@@ -15,6 +16,7 @@ from evaluation.services import (
     claim_assignment_for_neuron,
     claim_next_assignment,
     create_study,
+    exclude,
     invite_raters,
     retry_in_seconds,
     submit_response,
@@ -156,3 +158,16 @@ def test_drawing_starts_with_the_first_neurons_and_draws_the_next_when_they_have
     assert per_order == {0: 2, 1: 2, 2: 2}  # the three start neurons, the minimum each
     # Raters agree and neurons differ: a new neuron narrows the intervals more than a third rater would.
     assert claim_next_assignment(raters[3]).study_neuron.order == 3
+
+
+@pytest.mark.django_db
+def test_an_excluded_rater_gets_no_new_task_and_their_answers_do_not_count(explained_network):
+    study = create_study("excluding", network=explained_network, methods=METHOD_NAMES, per_layer=3, raters_per_neuron=CAP,
+                         adaptive=AdaptivePlan(min_raters=2, budget_responses=100))
+    careless, careful = invite_raters(study, 2)
+    assignment = claim_next_assignment(careless)
+    submit_response(assignment, neuron_driven_answer(assignment))
+    exclude(study, rater=careless, reason="answers at random")
+    assert claim_next_assignment(careless) is None
+    assert counted_ratings(study).empty  # the adaptive rule counts nothing from an excluded rater
+    assert claim_next_assignment(careful) is not None
