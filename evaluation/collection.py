@@ -1,5 +1,8 @@
 """An adaptive study read from the database for evaluation.adaptive, and its stop recorded.
 
+Counted responses are those the analysis uses by default: valid, verified, not excluded by a
+researcher, and not from a rater the study's exclusion policy leaves out; such raters get no new task.
+
 Called by assignment under the study lock, so the state read here is the state the
 choice is made on: no other claim or answer of the study can come in between.
 """
@@ -14,6 +17,7 @@ from django.utils import timezone
 from .adaptive import AdaptiveSettings, Stop, estimate_components, choose_neuron, projected_stop, quantity_values, stop_decision
 from .exclusions import active_exclusions, excluded_response_reasons
 from .models import Assignment, CollectionStop, Rating, Response, Study, StudyNeuron
+from .rater_scores import study_rater_signals
 
 
 def adaptive_settings(study: Study) -> AdaptiveSettings:
@@ -30,13 +34,23 @@ def adaptive_settings(study: Study) -> AdaptiveSettings:
     )
 
 
-def counted_ratings(study: Study) -> pd.DataFrame:
-    """The ratings the analysis counts by default: valid, verified answers to real tasks, not excluded."""
+def policy_excluded_raters(study: Study) -> set[int]:
+    """Ids of the raters the study's exclusion policy leaves out now (evaluation.quality on its answers so far)."""
+    if not study.exclusion_policy:
+        return set()
+    signals = study_rater_signals(study)
+    return set(signals.loc[signals["excluded"].astype(bool), "rater_id"].dropna().astype(int))
+
+
+def counted_ratings(study: Study, left_out: set[int] = frozenset()) -> pd.DataFrame:
+    """The ratings the analysis counts by default: valid, verified answers to real tasks, neither excluded
+    by a researcher nor by raters in `left_out` (policy_excluded_raters)."""
     excluded = excluded_response_reasons(study)
     rows = (
         Rating.objects.filter(response__study=study, response__is_check=False, response__verified=True,
                               response__is_valid=True)
         .exclude(response_id__in=list(excluded))
+        .exclude(response__rater_id__in=list(left_out))
         .values_list("response__study_neuron_id", "response_id", "item__method__name", "value")
     )
     return pd.DataFrame(list(rows), columns=["neuron", "response", "method", "rating"])
@@ -79,8 +93,11 @@ def next_adaptive_neuron(study: Study, rater, record: bool = True) -> StudyNeuro
         return None
     if rater is not None and active_exclusions(study).filter(rater=rater).exists():
         return None  # answers the analysis leaves out would only spend the budget
+    left_out = policy_excluded_raters(study)
+    if rater is not None and rater.pk in left_out:
+        return None
     settings = adaptive_settings(study)
-    counted = counted_ratings(study)
+    counted = counted_ratings(study, left_out)
     neurons = _neurons(study, rater, counted)
     components = estimate_components(quantity_values(counted, _methods(study))) if len(counted) else None
     pool_left = bool((neurons["stored"] < settings.max_raters).any())

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from evaluation.collection import counted_ratings
+from evaluation.collection import counted_ratings, policy_excluded_raters
 from evaluation.models import Assignment, CollectionStop, Response
 from evaluation.services import (
     AdaptivePlan,
@@ -171,3 +171,22 @@ def test_an_excluded_rater_gets_no_new_task_and_their_answers_do_not_count(expla
     assert claim_next_assignment(careless) is None
     assert counted_ratings(study).empty  # the adaptive rule counts nothing from an excluded rater
     assert claim_next_assignment(careful) is not None
+
+
+@pytest.mark.django_db
+def test_a_rater_the_study_policy_leaves_out_gets_no_new_task(explained_network):
+    study = create_study("policed", network=explained_network, methods=METHOD_NAMES, per_layer=3, raters_per_neuron=CAP,
+                         adaptive=AdaptivePlan(min_raters=2, budget_responses=100))
+    study.exclusion_policy = "straight_line_rate > 0.5"
+    study.save(update_fields=["exclusion_policy"])
+    straight, varied = invite_raters(study, 2)
+    assignment = claim_next_assignment(straight)
+    slots = list(assignment.slots.order_by("position"))
+    submit_response(assignment, {**{f"rating-{slot.token}": "3" for slot in slots}, "best": slots[0].token})
+    assignment = claim_next_assignment(varied)
+    submit_response(assignment, neuron_driven_answer(assignment))
+
+    assert policy_excluded_raters(study) == {straight.pk}
+    assert claim_next_assignment(straight) is None
+    assert set(counted_ratings(study, {straight.pk})["response"]) == {assignment.response.pk}
+    assert claim_next_assignment(varied) is not None
