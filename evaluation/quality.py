@@ -91,33 +91,30 @@ def _first_shown(ratings: pd.DataFrame, codes: np.ndarray, rating: np.ndarray, h
 def _leave_one_out_agreement(ratings: pd.DataFrame) -> pd.Series:
     """Per rater: Spearman correlation of their ratings with the mean of the other raters of the same description."""
     item = [c for c in ("layer", "unit", "method") if c in ratings.columns]
-    rating = ratings["rating"].astype(float)
-    item_sum = rating.groupby([ratings[c] for c in item], observed=True).transform("sum")
-    item_count = rating.groupby([ratings[c] for c in item], observed=True).transform("size")
-    has_others = (item_count > 1).to_numpy()
+    rating = ratings["rating"].to_numpy(float)
+    items = ratings.groupby(item, observed=True, sort=False).ngroup().to_numpy()
+    item_sum = np.bincount(items, weights=rating)[items]
+    item_count = np.bincount(items)[items]
+    has_others = item_count > 1
+    codes, names = pd.factorize(ratings["rater"].astype(str).to_numpy()[has_others])
     pairs = pd.DataFrame({
-        "rater": ratings["rater"].astype(str).to_numpy()[has_others],
-        "own": rating.to_numpy()[has_others],
-        "others": ((item_sum - rating) / (item_count - 1).where(item_count > 1, 1)).to_numpy()[has_others],
+        "rater": codes,
+        "own": rating[has_others],
+        "others": (item_sum - rating)[has_others] / (item_count[has_others] - 1),
     })
-    # Spearman = Pearson of the ranks within each rater, from grouped sums (one pass, no loop over raters).
+    # Spearman = Pearson on ranks within each rater (ties averaged), computed for all raters at once.
     by_rater = pairs.groupby("rater", sort=True)
-    x, y = by_rater["own"].rank(), by_rater["others"].rank()
-    sums = pd.DataFrame({"rater": pairs["rater"], "n": 1.0, "x": x, "y": y, "xx": x * x, "yy": y * y, "xy": x * y,
-                         "own": pairs["own"], "others": pairs["others"]})
-    grouped = sums.groupby("rater", sort=True)
-    totals = grouped[["n", "x", "y", "xx", "yy", "xy"]].sum()
-    n = totals["n"]
-    sxx = totals["xx"] - totals["x"] ** 2 / n
-    syy = totals["yy"] - totals["y"] ** 2 / n
-    sxy = totals["xy"] - totals["x"] * totals["y"] / n
+    own = by_rater["own"].rank() - by_rater["own"].transform("size").add(1) / 2
+    others = by_rater["others"].rank() - by_rater["others"].transform("size").add(1) / 2
+    sums = pd.DataFrame({"rater": pairs["rater"], "xy": own * others, "xx": own ** 2, "yy": others ** 2})
+    sums = sums.groupby("rater", sort=True).agg(n=("xy", "size"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"))
     with np.errstate(invalid="ignore", divide="ignore"):
-        result = (sxy / np.sqrt(sxx * syy)).clip(-1.0, 1.0)
-    own_flat = grouped["own"].max() == grouped["own"].min()
-    others_flat = grouped["others"].max() == grouped["others"].min()
-    result[own_flat] = 0.0  # one rating for everything says nothing about the descriptions
-    result[(n < MIN_AGREEMENT_PAIRS) | others_flat] = np.nan
-    return result.astype(float)
+        agreement = sums["xy"] / np.sqrt(sums["xx"] * sums["yy"])
+    # One rating for everything says nothing about the descriptions: no agreement, rather than unmeasured.
+    agreement = agreement.where(sums["xx"] > 0, 0.0)
+    agreement = agreement.where((sums["n"] >= MIN_AGREEMENT_PAIRS) & (sums["yy"] > 0)).astype(float)
+    agreement.index = names[agreement.index]
+    return agreement
 
 
 def _robust_z(values: pd.Series) -> pd.Series:
