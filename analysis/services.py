@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from analysis import stats
-from analysis.frames import metric_scores_frame, ratings_frame
+from analysis.frames import judge_raters, metric_scores_frame, ratings_frame
 from analysis.tables import policy_sentence
 
 
@@ -198,3 +198,14 @@ def quality_section(outcome) -> pd.DataFrame:
     """Every rater's quality signals (evaluation.quality.SIGNAL_COLUMNS) with the policy's verdict: excluded, reasons."""
     verdict = outcome.raters.set_index("rater")[["excluded", "reasons"]]
     return outcome.signals.join(verdict, on="rater")
+
+
+def agreement_for_study(study, frame: pd.DataFrame, selection: Selection | None = None,
+                        include_unverified: bool = False) -> dict[str, pd.DataFrame]:
+    """agreement_for_frame's sections and `rater_quality`: every rater's quality signals with the verdict of the
+    exclusion policy in force (none when the selection ignores it)."""
+    selection = selection or Selection()
+    sections = agreement_for_frame(frame, selection)
+    policy = "" if selection.ignore_policy else (frame.attrs.get("policy") or {}).get("policy", "")
+    sections["rater_quality"] = quality_section(judge_raters(frame, study, policy, include_unverified))
+    return sections

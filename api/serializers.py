@@ -275,6 +275,8 @@ class SelectionQuerySerializer(serializers.Serializer):
     exclude_raters = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000,
                                            help_text="Comma-separated rater ids to leave out.")
     include_excluded = serializers.BooleanField(default=False, help_text="Also use responses researchers excluded.")
+    ignore_policy = serializers.BooleanField(
+        default=False, help_text="Use every rater: the study's exclusion policy ignored (docs/analysis.md).")
 
 
 class AnalysisQuerySerializer(SelectionQuerySerializer):
@@ -307,6 +309,9 @@ class ComparisonRowSerializer(serializers.Serializer):
     best_rate, best_ci_low, best_ci_high = _number(), _number(), _number()
     n_valid, n_invalid = _count(), _count()
     n_excluded = serializers.IntegerField(required=False, help_text="Responses left out by exclusions (unless included).")
+    n_before_policy = serializers.IntegerField(
+        required=False, help_text="With an exclusion policy in force: the row's n with every rater.")
+    policy = serializers.CharField(required=False, help_text="With an exclusion policy in force: what it left out.")
     invalid_reasons = serializers.CharField(allow_null=True, allow_blank=True)
 
 
@@ -328,3 +333,5 @@ class AgreementSerializer(serializers.Serializer):
     best_agreement = serializers.ListField(child=serializers.DictField())
     raters = serializers.ListField(child=serializers.DictField())
     position_bias = serializers.ListField(child=serializers.DictField())
+    rater_quality = serializers.ListField(
+        child=serializers.DictField(), help_text="Each rater's quality signals and the exclusion policy's verdict.")

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from analysis import stats
 from analysis.frames import metric_scores_frame, ratings_frame
-from analysis.services import NoResponses, Selection, agreement_for_frame, comparison_for_frame, pairwise_for_frame
+from analysis.services import NoResponses, Selection, agreement_for_study, comparison_for_frame, pairwise_for_frame
 from analysis.tables import render_comparison, render_frame
 from explain.lookups import comma_list
 
@@ -26,7 +26,7 @@ def _analysed(request, name, analyse, query=serializers.AnalysisQuerySerializer)
     selection = Selection(
         include_invalid=options["include_invalid"], exclude_flagged=options["exclude_flagged"],
         methods=comma_list(options["methods"]) or None, exclude_raters=comma_list(options["exclude_raters"]),
-        include_excluded=options["include_excluded"],
+        include_excluded=options["include_excluded"], ignore_policy=options["ignore_policy"],
     )
     resampling = {} if query is serializers.SelectionQuerySerializer else {
         "by_layer": options.get("by") == "layer", "n_resamples": options.get("bootstrap", stats.DEFAULT_RESAMPLES),
@@ -73,10 +73,11 @@ class PairwiseView(APIView):
 
 
 class AgreementView(APIView):
-    """Krippendorff's alpha, best-pick agreement, per-rater summary, position bias (`rater_agreement --format json`)."""
+    """Krippendorff's alpha, best-pick agreement, per-rater summary, position bias and every rater's quality signals
+    with the exclusion policy's verdict (`rater_agreement --format json`)."""
 
     @extend_schema(parameters=[serializers.SelectionQuerySerializer], responses={200: serializers.AgreementSerializer})
     def get(self, request, name):
-        sections = _analysed(request, name, lambda study, frame, selection: agreement_for_frame(frame, selection),
+        sections = _analysed(request, name, lambda study, frame, selection: agreement_for_study(study, frame, selection),
                              query=serializers.SelectionQuerySerializer)
         return Response({title: _records(render_frame(table, "json")) for title, table in sections.items()})

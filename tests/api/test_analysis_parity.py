@@ -71,3 +71,18 @@ def test_unknown_method_and_empty_selection_are_problems(api, imported_study):
     nobody = api.get(f"/api/v1/studies/{imported_study}/comparison/", {"exclude_raters": "r1,r2"})
     assert nobody.status_code == 422
     assert nobody.json()["type"].endswith("/no-responses")
+
+
+def test_the_exclusion_policy_applies_alike_in_the_api_and_the_commands(api, imported_study):
+    from evaluation.models import Study
+    from evaluation.services import set_exclusion_policy
+
+    set_exclusion_policy(Study.objects.get(name=imported_study), "invalid_rate > 0.2")
+    rows = api.get(f"/api/v1/studies/{imported_study}/comparison/", {"bootstrap": 50}).json()
+    assert rows == command_json("comparison_table", imported_study, ["--bootstrap", "50"])
+    assert [row["n"] for row in rows] == [3, 3, 3] and [row["n_before_policy"] for row in rows] == [5, 5, 5]
+    everyone = api.get(f"/api/v1/studies/{imported_study}/comparison/", {"bootstrap": 50, "ignore_policy": "true"}).json()
+    assert [row["n"] for row in everyone] == [5, 5, 5]
+    agreement = api.get(f"/api/v1/studies/{imported_study}/agreement/").json()
+    assert agreement == command_json("rater_agreement", imported_study, [])
+    assert [row["excluded"] for row in agreement["rater_quality"]] == [False, True]

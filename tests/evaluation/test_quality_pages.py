@@ -100,3 +100,30 @@ def test_create_study_and_the_admin_validate_the_policy(explained_network):
     with pytest.raises(ValidationError, match="an empty rule"):
         study.full_clean()
     assert Rater.objects.count() == 0
+
+
+def admin_form_data(page) -> dict:
+    """What the admin's change form would post back unchanged (fields and inline management forms)."""
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({f"{inline.formset.prefix}-{name}": management[name].value() for name in management.fields})
+    return data
+
+
+def test_the_admin_edits_the_policy_and_names_the_bad_rule(owned_study, django_user_model):
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(django_user_model.objects.create_superuser("admin", "a@example.org", "pw-for-tests"))
+    url = reverse("admin:evaluation_study_change", args=[owned_study.pk])
+    data = admin_form_data(admin.get(url))
+    refused = admin.post(url, {**data, "exclusion_policy": "check_pass_rate < 0.8 or time < 5 s"})
+    assert refused.status_code == 200
+    assert 'rule 2 &quot;time &lt; 5 s&quot;: unknown signal &quot;time&quot;' in refused.content.decode()
+    owned_study.refresh_from_db()
+    assert owned_study.exclusion_policy == ""
+    assert admin.post(url, {**data, "exclusion_policy": "check_pass_rate < 0.8"}).status_code == 302
+    owned_study.refresh_from_db()
+    assert owned_study.exclusion_policy == "check_pass_rate < 0.8"

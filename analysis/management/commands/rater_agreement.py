@@ -2,8 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.frames import judge_raters
-from analysis.services import agreement_for_frame, quality_section
+from analysis.services import agreement_for_study
 from analysis.tables import FORMATS, render_frame
 
 from ._options import add_selection_arguments, frame_from, selection_from, study_from
@@ -22,11 +21,9 @@ class Command(BaseCommand):
         study = study_from(options)
         frame = frame_from(options, study)
         try:
-            sections = agreement_for_frame(frame, selection_from(options))
+            sections = agreement_for_study(study, frame, selection_from(options), options["include_unverified"])
         except ValueError as error:  # unknown methods, or nothing left to analyse
             raise CommandError(str(error))
-        policy = "" if options["ignore_policy"] else options["policy"]
-        sections["rater_quality"] = quality_section(judge_raters(frame, study, policy, options["include_unverified"]))
         fmt = options["format"]
         if fmt == "json":
             self.stdout.write(json.dumps({title: json.loads(render_frame(table, "json")) for title, table in sections.items()},
