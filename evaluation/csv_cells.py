@@ -6,6 +6,10 @@ apostrophe, which spreadsheets show as text and never evaluate. The escape is re
 starts with an apostrophe gets a second one, so `unescape_cell(escape_cell(x)) == x` for every string, and the
 tidy ratings importer reads back exactly what was exported. Plain numbers ("-0.25", "+3") are left alone: no
 spreadsheet runs them, and tables stay numeric.
+
+Rows end with CRLF (RFC 4180). Python's csv module quotes a cell only for the characters of its line terminator,
+so with "\n" alone a carriage return inside a cell (a description, a crowd session id) went out bare and split the
+row when read back; with "\r\n" every cell holding either character is quoted.
 """
 import csv
 import re
@@ -16,6 +20,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _ESCAPED = re.compile(r"'[=+\-@\t\r']", re.DOTALL)
+LINE_END = "\r\n"
 
 
 def escape_cell(value):
@@ -34,7 +39,7 @@ def unescape_cell(value: str) -> str:
 
 def safe_csv_writer(stream, **options):
     """csv.writer whose writerow escapes every cell (returns what the stream's write returns)."""
-    writer = csv.writer(stream, **options)
+    writer = csv.writer(stream, lineterminator=LINE_END, **options)
 
     class SafeWriter:
         def writerow(self, row):
@@ -50,7 +55,7 @@ def safe_frame_csv(frame: pd.DataFrame, **options) -> str:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(escape_cell)
     safe.columns = [escape_cell(str(name)) for name in safe.columns]
-    return safe.to_csv(**options)
+    return safe.to_csv(lineterminator=LINE_END, **options)
 
 
 def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:

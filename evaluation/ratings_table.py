@@ -66,7 +66,7 @@ def tidy_rating_rows(study: Study) -> Iterator[list[str]]:
 
 def write_tidy_ratings(study: Study, stream) -> int:
     """Write the header and every row to a text stream; returns the number of rows."""
-    writer = safe_csv_writer(stream, lineterminator="\n")
+    writer = safe_csv_writer(stream)
     writer.writerow(TIDY_COLUMNS)
     count = 0
     for row in tidy_rating_rows(study):

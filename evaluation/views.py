@@ -518,7 +518,7 @@ def study_responses_csv(request, name):
     """Every response, one row per rating, in the tidy ratings format `import_ratings` reads back
     (researchers only; streamed, so a large study is not held in memory)."""
     study = get_visible_study_or_404(request.user, name)
-    writer = safe_csv_writer(_Echo(), lineterminator="\n")
+    writer = safe_csv_writer(_Echo())
     lines = itertools.chain([writer.writerow(services.TIDY_COLUMNS)], map(writer.writerow, services.tidy_rating_rows(study)))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'

@@ -155,7 +155,7 @@ class RatingsView(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Tidy ratings CSV")})
     def get(self, request, name):
         study = study_for(request, name)
-        writer = safe_csv_writer(_Echo(), lineterminator="\n")
+        writer = safe_csv_writer(_Echo())
         rows = (writer.writerow(row) for row in itertools.chain([TIDY_COLUMNS], tidy_rating_rows(study)))
         response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'

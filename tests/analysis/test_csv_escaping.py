@@ -60,6 +60,27 @@ def test_tidy_export_escapes_hostile_ids_and_descriptions_and_imports_back_exact
     assert second.read_text().replace("copy", "toy-study") == written.replace("copy", "toy-study")
 
 
+def test_line_breaks_in_descriptions_and_ids_survive_export_and_import(toy_study, tmp_path):
+    response = Response.objects.filter(study=toy_study).order_by("pk").first()
+    response.external_id = "session\r\nwith breaks"
+    response.save()
+    Rater.objects.filter(pk=response.rater_id).update(external_id="worker\rid")
+    item = StudyItem.objects.filter(study_neuron__study=toy_study).order_by("pk").first()
+    StudyItem.objects.filter(pk=item.pk).update(text="red\rround\nshapes\r\n")
+
+    first = tmp_path / "first.csv"
+    call_command("export_ratings", "--study", toy_study.name, str(first))
+    call_command("import_ratings", str(first), "--study", "copy", "--create")
+    copy = Study.objects.get(name="copy")
+    assert Response.objects.filter(study=copy, external_id="session\r\nwith breaks").exists()
+    assert Rater.objects.filter(study=copy, external_id="worker\rid").exists()
+    assert StudyItem.objects.filter(study_neuron__study=copy, text="red\rround\nshapes\r\n").exists()
+    assert Response.objects.filter(study=copy).count() == Response.objects.filter(study=toy_study).count()
+    second = tmp_path / "second.csv"
+    call_command("export_ratings", "--study", "copy", str(second))
+    assert second.read_bytes().replace(b"copy", b"toy-study") == first.read_bytes()
+
+
 def test_download_and_api_exports_escape_the_same_cells(toy_study, client, django_user_model):
     response = Response.objects.filter(study=toy_study).order_by("pk").first()
     response.external_id = LINK

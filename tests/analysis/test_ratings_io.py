@@ -65,7 +65,7 @@ def test_the_study_pages_download_imports_back_into_the_same_rows(toy_study, adm
 
     original_rows = pd.read_csv(page_file, dtype=str, keep_default_na=False)
     assert len(original_rows) == 18 and set(original_rows["method"]) == {"alpha", "beta", "shuffled-control"}
-    assert download(copy) == page_file.read_text()
+    assert download(copy) == page_file.read_bytes().decode()
     # export_ratings writes the same file as the page.
     assert exported(toy_study, tmp_path).read_text() == page_file.read_text()
     columns = ["response_id", "rater", "layer", "unit", "method", "rating", "best", "position", "is_valid", "text"]

@@ -27,10 +27,9 @@ def test_unescape_undoes_escape_for_every_string(value):
 
 def test_writer_and_frame_csv_escape_every_cell_and_read_back_exactly():
     stream = io.StringIO()
-    safe_csv_writer(stream, lineterminator="\n").writerow(HOSTILE + ["'=x", "fine"])
+    safe_csv_writer(stream).writerow(HOSTILE + ["'=x", "fine"])
     assert stream.getvalue().startswith('"\'=HYPERLINK(')
     assert ",'+cmd|' /C calc'!A0,'-2+3,'@SUM(A1:A9)," in stream.getvalue()
-    # (A carriage return inside a cell is left out here: writers ending lines with "\n" do not quote it.)
     frame = pd.DataFrame({"method": HOSTILE[:5], "delta": [-0.5, 0.25, 1.0, -2.0, 0.0], "=col": ["x"] * 5})
     text = safe_frame_csv(frame, index=False)
     assert text.splitlines()[0] == "method,delta,'=col"
@@ -38,3 +37,13 @@ def test_writer_and_frame_csv_escape_every_cell_and_read_back_exactly():
     back = unescape_frame(pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False))
     assert back["method"].tolist() == HOSTILE[:5]
     assert list(back.columns) == ["method", "delta", "=col"]
+
+
+def test_line_breaks_inside_cells_are_quoted_and_read_back():
+    cells = ["carriage\rreturn", "line\nfeed", "both\r\nends", "\rstarts"]
+    stream = io.StringIO()
+    safe_csv_writer(stream).writerow(cells)
+    assert stream.getvalue() == '"carriage\rreturn","line\nfeed","both\r\nends","\'\rstarts"\r\n'
+    text = safe_frame_csv(pd.DataFrame({"text": cells, "n": [1, 2, 3, 4]}), index=False)
+    back = unescape_frame(pd.read_csv(io.StringIO(text, newline=""), dtype=str, keep_default_na=False))
+    assert back["text"].tolist() == cells and back["n"].tolist() == ["1", "2", "3", "4"]
