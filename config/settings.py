@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.secret_key import secret_key
 
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a body over the cap is refused before anything reads (or spools) it.
+    "config.request_size.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "evaluation.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -141,11 +144,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Form fields and JSON bodies are held in memory up to this size; larger bodies get 400. Uploaded files
-# above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file; the whole request is capped at the reverse
-# proxy (request_body max_size in deploy/Caddyfile), which Django itself does not do.
+# above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file (FILE_UPLOAD_TEMP_DIR, the system's by default).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_MAX_FORM_BYTES", 2_621_440)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_FILE_UPLOAD_MEMORY_BYTES", 2_621_440)
+FILE_UPLOAD_TEMP_DIR = os.environ.get("NEURONEVAL_FILE_UPLOAD_TEMP_DIR") or None
+# The whole request body, refused with 413 before anything reads it (config/request_size.py); the routes that
+# take files (explanation files, ratings and study imports, 50 MiB a file) have the larger cap. The reverse
+# proxy (deploy/nginx.conf, client_max_body_size 64m) caps it again in front.
+MAX_REQUEST_BYTES = env_int("NEURONEVAL_MAX_REQUEST_BYTES", 10 * 1024 * 1024)
+MAX_UPLOAD_REQUEST_BYTES = env_int("NEURONEVAL_MAX_UPLOAD_REQUEST_BYTES", 64 * 1024 * 1024)
 # ------------------------------------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
@@ -217,11 +225,29 @@ API_SERVER_FOLDERS = [
     folder for folder in os.environ.get("NEURONEVAL_API_SERVER_FOLDERS", str(VAR_DIR / "server-folders")).split(":") if folder
 ]
 
+# --- Client address and the shared cache (issue 11) ------------------------------------------------
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For (compose's nginx:
+# 1). 0 (the default) ignores the header: the client is the connection's address (evaluation/client_address.py).
+TRUSTED_PROXY_COUNT = env_int("NEURONEVAL_TRUSTED_PROXIES", 0)
+# Per-address limits and login lockouts are counted in this cache, so every server process must share it:
+# by default files under the var dir (shared by every gunicorn worker of one host, no server needed); with
+# NEURONEVAL_CACHE_URL=redis://host:6379/1 Redis (compose does this), which also counts atomically and is shared
+# between hosts.
+CACHE_URL = os.environ.get("NEURONEVAL_CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "neuroneval"}}
+elif CACHE_URL:
+    raise ImproperlyConfigured(f"NEURONEVAL_CACHE_URL must be a redis:// URL, not {CACHE_URL!r}")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 100_000}}}
+# ------------------------------------------------------------------------------------------------
+
 # Rater task reservations go back to the pool after this many seconds.
 RESERVATION_TIMEOUT_SECONDS = env_int("NEURONEVAL_RESERVATION_TIMEOUT", 30 * 60)
 # New raters one client address may start per window on the anonymous entry points (open link,
 # Prolific start, MTurk task): enough for a lab sharing one address, too few to reserve a study away.
-# Counted in Django's cache: set CACHES to a shared cache (redis) when running several processes.
 NEW_RATERS_PER_CLIENT = env_int("NEURONEVAL_NEW_RATERS_PER_CLIENT", 20)
 NEW_RATERS_WINDOW_SECONDS = env_int("NEURONEVAL_NEW_RATERS_WINDOW", 3600)
 

@@ -2,20 +2,21 @@
 
 Each new rater can hold a reservation; without a limit ten requests reserve a small study away
 from the people it is meant for. The count lives in Django's cache per address and window
-(settings NEW_RATERS_PER_CLIENT, NEW_RATERS_WINDOW_SECONDS); the address is REMOTE_ADDR, which a
-reverse proxy must set to the client's (not its own) address.
+(settings NEW_RATERS_PER_CLIENT, NEW_RATERS_WINDOW_SECONDS); the address is the client's as
+evaluation.client_address finds it behind the configured number of reverse proxies.
+
+The cache must be one that every server process shares (config/settings.py: the file cache under the var
+dir by default, Redis with NEURONEVAL_CACHE_URL), or each gunicorn worker would count on its own.
 """
 from django.conf import settings
 from django.core.cache import cache
+
+from .client_address import client_address
 
 REFUSAL = (
     "Too many new rating sessions were started from your network address; "
     "try again in {minutes} minutes or continue in the session you already have."
 )
-
-
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def allow_new_rater(request) -> bool:

@@ -33,11 +33,13 @@ def _rater_or_404(token):
     return get_object_or_404(Rater.objects.select_related("study"), token=token)
 
 
-def _closed_page(request, study):
-    """What a rater sees when the study is not open: paused (come back later), not started, or closed."""
+def not_open_page(request, study, paused_status=200):
+    """What a rater sees when the study is not open: paused (come back later), not started, or closed.
+
+    Paused is not an error for an invited rater (the link stays good, progress is kept); crowd entry points pass
+    a 4xx so the crowd platform's tools and the worker see the task refused."""
     if study.status == Study.Status.PAUSED:
-        # Not an error: the link stays good and the rater's progress is kept.
-        return render(request, "evaluation/paused.html", {"study": study})
+        return render(request, "evaluation/paused.html", {"study": study}, status=paused_status)
     return render(request, "evaluation/closed.html", {"study": study}, status=403)
 
 
@@ -52,7 +54,7 @@ def rater_home(request, token):
     rater = _rater_or_404(token)
     study = rater.study
     if study.status != Study.Status.OPEN:
-        return _closed_page(request, study)
+        return not_open_page(request, study)
     progress = services.rater_progress(rater)
     if progress["done"] and not services.has_task_left(rater):
         return _thanks_page(request, rater)
@@ -85,7 +87,7 @@ def rater_task(request, token):
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])
     if study.status != Study.Status.OPEN:
-        return _closed_page(request, study)
+        return not_open_page(request, study)
     assignment = services.claim_next_assignment(rater)
     if assignment is None:
         progress = services.rater_progress(rater)
@@ -134,7 +136,7 @@ def open_link(request, open_token):
     """Public volunteer link: one rater per browser, remembered in the session."""
     study = get_object_or_404(Study, open_link_token=open_token)
     if study.status != Study.Status.OPEN:
-        return _closed_page(request, study)
+        return not_open_page(request, study)
     session_key = f"open-rater-{study.pk}"
     rater = Rater.objects.filter(study=study, token=request.session.get(session_key, "")).first()
     if rater is None:

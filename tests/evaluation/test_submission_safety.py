@@ -217,6 +217,23 @@ def test_the_open_link_limits_new_raters_per_address(small_study, settings):
 
 @pytest.mark.django_db
 @pytest.mark.crowd
+def test_behind_the_proxy_the_limit_counts_each_client_and_a_forged_header_does_not_escape_it(small_study, settings):
+    from evaluation.services import enable_open_link
+
+    settings.NEW_RATERS_PER_CLIENT = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    enable_open_link(small_study)
+    url = reverse("evaluation:open_link", args=[small_study.open_link_token])
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # Whatever the client puts in front, nginx appends the address it saw: the client is still 203.0.113.9.
+    forged = [Client(**proxy, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 203.0.113.9").get(url).status_code for n in range(3)]
+    assert forged == [302, 302, 429]
+    assert Client(**proxy, HTTP_X_FORWARDED_FOR="203.0.113.10").get(url).status_code == 302
+    assert Rater.objects.filter(kind=Rater.Kind.OPEN).count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.crowd
 def test_the_nothing_left_page_tells_reserved_from_done(client, small_study):
     """K=1 would be exhausted by reservations: the next rater is told to come back, not that all is done."""
     small_study.raters_per_neuron = 1

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from evaluation import services as rating
 from evaluation.entry_limits import allow_new_rater, refusal_message
 from evaluation.models import Assignment, Rater, Response, Study
+from evaluation.views import not_open_page
 
 from ...claims import read_claim, sign_claim
 from ...identifiers import CROWD_ID, bad_crowd_ids
@@ -37,7 +38,7 @@ def start(request, publication_id):
     if design.prolific_study_id and study_id != design.prolific_study_id:
         return HttpResponseBadRequest("This link belongs to a different Prolific study.")
     if publication.study.status != Study.Status.OPEN:
-        return render(request, "evaluation/closed.html", {"study": publication.study}, status=403)
+        return not_open_page(request, publication.study, paused_status=403)
     known = ParticipantSession.objects.filter(publication=publication, session_id=session_id).first()
     if known is not None:
         if known.participant_id != participant_id:
@@ -84,7 +85,7 @@ def task(request, session_id):
     if done_count >= batch_size or session.completed_at:
         return redirect("prolific:done", session_id=session_id)
     if study.status != Study.Status.OPEN:
-        return render(request, "evaluation/closed.html", {"study": study}, status=403)
+        return not_open_page(request, study, paused_status=403)
     assignment = rating.claim_next_assignment(session.rater)
     if assignment is None:
         wait = rating.retry_in_seconds(session.rater)

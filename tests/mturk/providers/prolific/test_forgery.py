@@ -1,9 +1,13 @@
 """Prolific entry points under attack: no completion code without the work, malformed ids, floods."""
+import re
+
 import pytest
 from django.test import Client
 
 from evaluation.models import Assignment, Rater, Rating, Response
 from mturk.models import ParticipantSession
+
+from tests.evaluation.helpers import answer, read_task
 
 from .conftest import drafted
 
@@ -89,4 +93,28 @@ def test_a_closed_study_starts_no_session(client, prolific_publication):
     study.save()
     before = counts()
     assert start(client, prolific_publication).status_code == 403
+    assert counts() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status,says", [("paused", "This study is paused"), ("closed", "It has closed"),
+                                         ("draft", "It has not started yet")])
+def test_a_study_that_is_not_open_neither_reserves_nor_stores_for_a_started_session(client, prolific_publication,
+                                                                                    status, says):
+    drafted(prolific_publication)
+    task_url = start(client, prolific_publication)["Location"]
+    html = client.get(task_url).content.decode()
+    claim = re.search(r'name="claim" value="([^"]+)"', html).group(1)
+    study = prolific_publication.study
+    study.status = status
+    study.save()
+    Assignment.objects.all().delete()  # the reservation lapsed while the study was not open
+    before = counts()
+
+    page = client.get(task_url)
+    post = client.post(task_url, {**answer(read_task(html)), "claim": claim})
+    newcomer = start(Client(), prolific_publication, pid="PIDB", session="SUB2")
+
+    for refused in (page, post, newcomer):
+        assert refused.status_code == 403 and says in refused.content.decode()
     assert counts() == before
