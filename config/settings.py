@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.secret_key import secret_key
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "explain",
     "evaluation",
     "mturk",
@@ -86,6 +88,7 @@ MIDDLEWARE = [
     # First: a body over the cap is refused before anything reads (or spools) it.
     "config.request_size.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "evaluation.middleware.HostileInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -185,6 +188,35 @@ STORAGES = {
     "default": _S3_MEDIA if MEDIA_STORAGE == "s3" else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# --- Content security policy (issue 11) ------------------------------------------------------------
+# Scripts and styles come from this site's static files; the few inline ones carry the request's nonce
+# ({{ request.csp_nonce }}). No page may be framed, except the MTurk task, which MTurk's sites frame
+# (mturk/providers/mturk/views.py widens frame-ancestors and form-action for that view only). Images may also
+# come from the media host when media is served from elsewhere (S3, or an absolute DJANGO_MEDIA_URL), plus
+# NEURONEVAL_CSP_IMG_SOURCES (space-separated sources).
+_media_origin = urlsplit(MEDIA_URL)
+_image_sources = [SELF, "data:"]
+if _media_origin.scheme in ("http", "https"):
+    _image_sources.append(f"{_media_origin.scheme}://{_media_origin.netloc}")
+if MEDIA_STORAGE == "s3":
+    _image_sources.append(f"https://{os.environ['AWS_S3_CUSTOM_DOMAIN']}" if os.environ.get("AWS_S3_CUSTOM_DOMAIN")
+                          else "https://*.amazonaws.com")
+_image_sources += os.environ.get("NEURONEVAL_CSP_IMG_SOURCES", "").split()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": _image_sources,
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# ------------------------------------------------------------------------------------------------
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/studies/"

@@ -13,7 +13,7 @@ from analysis.ratings_io import export_ratings
 from evaluation.models import Rater, Response, Study
 from evaluation.services import create_study, invite_raters
 
-from tests.fakes.browser import browser_marks, start_chromium
+from tests.fakes.browser import browser_marks, csp_violations, start_chromium
 
 from .conftest import METHOD_NAMES, build_explained_network
 
@@ -148,6 +148,8 @@ def test_keyboard_only_rating_of_a_task(live_server, browser, study, size):
     assert ratings == {0: 4, 1: 2, 2: 5}
     assert response.best_item.ratings.get(response=response).position == 2 and response.is_valid
     assert response.seconds > 0 and response.visible_seconds is not None and response.visible_seconds <= response.seconds
+    # All of it (rating.js: number keys, focus moves, visible time) ran under the site's content security policy.
+    assert csp_violations(browser) == []
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -273,6 +275,7 @@ def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live
     assert (exported["seconds"] > 0).all() and exported["visible_seconds"].between(0, exported["seconds"]).all()
     browser.get(home)
     assert "Thank you" in browser.page_source and "Continue" not in browser.page_source
+    assert csp_violations(browser) == []  # instructions, task, image viewer, refused answer, thank-you page
     browser.get(f"{live_server.url}/r/{invite_raters(study, 1)[0].token}/task/")
     browser.execute_script("document.querySelector('input[name=task]').value = 'not-yours'; document.querySelector('form.rating-form').noValidate = true;")
     submit(browser)

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from evaluation.models import Exclusion, Response, Study
 
-from tests.fakes.browser import browser_marks, start_chromium
+from tests.fakes.browser import browser_marks, csp_violations, start_chromium
 
 from .conftest import METHOD_NAMES, build_explained_network
 
@@ -167,3 +167,5 @@ def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers
                                   capture_output=True, text=True, timeout=120)
         assert compiled.returncode == 0, compiled.stdout[-2000:]
         assert (tmp_path / "table.pdf").stat().st_size > 1000
+    # Builder, preview, live study page (poll.js), rater pages: nothing was refused by the content security policy.
+    assert csp_violations(researcher) == [] and csp_violations(rater) == []

@@ -15,6 +15,15 @@ CHROMIUM_FLAGS = [
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 ]
 
+# Every page records the Content-Security-Policy violations it reports (registered before any of its own scripts run).
+_WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.violatedDirective + " blocked " + (event.blockedURI || "inline") + " at " +
+                              event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
 browser_marks = [
     pytest.mark.browser,
     pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)), reason="chromium not installed"),
@@ -31,7 +40,17 @@ def start_chromium(width: int = 1280, height: int = 1000):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='chromium-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _WATCH_CSP})
     driver.set_page_load_timeout(60)
     driver.set_window_size(width, height)
     return driver
+
+
+def csp_violations(driver) -> list[str]:
+    """Content-Security-Policy violations: the current page's events, and every page's console reports since the
+    last call (Chromium logs each refused script, style, frame or form there)."""
+    events = driver.execute_script("return window.__cspViolations || [];")
+    logged = [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+    return events + logged

@@ -12,6 +12,7 @@ from tests.evaluation.test_rating_page_browser import (  # noqa: F401  (browser 
     submit,
 )
 
+from tests.fakes.browser import csp_violations
 from tests.mturk.providers.prolific.conftest import drafted
 
 FRAME = {"assignmentId": "3ASSIGNMENT0000000000000000001", "workerId": "WORKERA",
@@ -53,6 +54,7 @@ def test_mturk_preview_and_task_pages_are_clean_under_axe(live_server, browser, 
     assert checked_values(browser) == chosen
     found["task, answer refused (phone)"] = axe_violations(browser)
     assert {page: violations for page, violations in found.items() if violations} == {}
+    assert csp_violations(browser) == []
 
 
 @pytest.fixture
@@ -80,3 +82,4 @@ def test_prolific_task_page_is_clean_under_axe(live_server, browser, prolific_pu
         assert "1 of 2" in browser.find_element("css selector", ".task-header").text
         found[f"task ({size})"] = axe_violations(browser)
     assert {page: violations for page, violations in found.items() if violations} == {}
+    assert csp_violations(browser) == []

@@ -1,6 +1,8 @@
 """The page an MTurk worker sees inside the worker frame: preview, task, hand-back to MTurk."""
-import functools
 from urllib.parse import urlsplit
+
+from csp.constants import SELF
+from csp.decorators import csp_replace, csp_update
 
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
@@ -30,15 +32,11 @@ MTURK_FRAME_ANCESTORS = (
 
 
 def frameable_by_mturk(view):
-    """Drop X-Frame-Options for this view only, and let browsers allow MTurk's sites (and no other) to frame it."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = f"frame-ancestors 'self' {MTURK_FRAME_ANCESTORS}"
-        return response
-
-    return xframe_options_exempt(wrapped)
+    """Drop X-Frame-Options for this view only, and let browsers allow MTurk's sites (and no other) to frame it;
+    its answered page posts the HIT back to MTurk (externalSubmit), so the form may go there too."""
+    framed = csp_replace({"frame-ancestors": [SELF, *MTURK_FRAME_ANCESTORS.split()]})(view)
+    submitting = csp_update({"form-action": [f"https://{host}" for host in sorted(MTURK_SUBMIT_HOSTS)]})(framed)
+    return xframe_options_exempt(submitting)
 
 
 def _external_submit_url(turk_submit_to):
