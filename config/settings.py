@@ -4,6 +4,7 @@ Embedded default: SQLite and local media under var/, jobs in the foreground.
 Scale-out: DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), S3 media.
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -75,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "axes",
     "explain",
     "evaluation",
     "mturk",
@@ -97,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,6 +150,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): after NEURONEVAL_LOGIN_FAILURE_LIMIT failed sign-ins for one username from one
+# client address (evaluation.client_address, behind NEURONEVAL_TRUSTED_PROXIES), that pair is refused for
+# NEURONEVAL_LOGIN_LOCKOUT_MINUTES (429, registration/locked_out.html). Per username *and* address: a guesser
+# cannot lock a researcher out from everywhere, and one address cannot try many passwords for one account.
+# Unlock early: `python manage.py axes_reset_username NAME` (or axes_reset for everyone). Every authenticate()
+# must pass the request (Django's login view and the admin do; the API signs in by token or session only).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("NEURONEVAL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("NEURONEVAL_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "evaluation.client_address.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 # Form fields and JSON bodies are held in memory up to this size; larger bodies get 400. Uploaded files
 # above FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file (FILE_UPLOAD_TEMP_DIR, the system's by default).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("NEURONEVAL_MAX_FORM_BYTES", 2_621_440)
