@@ -7,7 +7,6 @@ from django.conf import settings
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from explain.importers import ImportFileError, import_explanations
@@ -20,6 +19,7 @@ from explain.probes import ProbeImportError, import_broden_folder, import_image_
 from .. import filters, serializers
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..problems import Problem
+from ..parsers import FormParser, MultiPartParser
 from .common import ByNameViewSet, refused_as, uploaded_file_on_disk, validated, without_folder
 
 

@@ -40,9 +40,16 @@ def uploaded_file_on_disk(upload):
     name = Path(upload.name or "upload.csv").name or "upload.csv"
     with tempfile.TemporaryDirectory(prefix="neuroneval-upload-") as folder:
         path = Path(folder) / name
+        written = 0
         with path.open("wb") as handle:
             for chunk in upload.chunks():
+                # Import files are UTF-8 text: a NUL byte is binary or UTF-16 data, and PostgreSQL stores no NUL.
+                if b"\x00" in chunk:
+                    at = written + chunk.index(b"\x00")
+                    raise exceptions.ValidationError(
+                        {"file": [f"contains a NUL byte (at byte {at}); import files are UTF-8 text"]})
                 handle.write(chunk)
+                written += len(chunk)
         yield path
 
 

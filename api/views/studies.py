@@ -9,7 +9,6 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,6 +23,7 @@ from evaluation.services import StudyError, create_study, invite_raters, study_p
 from .. import filters, serializers
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from ..problems import Problem
+from ..parsers import FormParser, MultiPartParser
 from .common import refused_as, study_for, uploaded_file_on_disk, validated, visible_studies, without_folder
 
 ROW_IN_MESSAGE = re.compile(r", row (\d+): ")
