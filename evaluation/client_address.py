@@ -19,9 +19,9 @@ def _valid_address(text: str) -> str:
         return ""
 
 
-def client_address(request) -> str:
-    """The client's IP address as a string ("unknown" when there is none)."""
-    connection = request.META.get("REMOTE_ADDR", "") or "unknown"
+def client_address(request) -> str | None:
+    """The client's IP address as a string, None when there is none (a request made in code, a Unix socket)."""
+    connection = _valid_address(request.META.get("REMOTE_ADDR", "")) or None
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return connection

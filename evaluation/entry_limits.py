@@ -21,7 +21,7 @@ REFUSAL = (
 
 def allow_new_rater(request) -> bool:
     """Count one new rater for this client; False once the client is over the limit for the window."""
-    key = f"new-raters:{client_address(request)}"
+    key = f"new-raters:{client_address(request) or 'unknown'}"
     window = settings.NEW_RATERS_WINDOW_SECONDS
     if cache.add(key, 1, timeout=window):
         return True

@@ -39,3 +39,8 @@ def test_a_missing_or_malformed_header_falls_back_to_the_connection(settings):
     assert client_address(request_from("10.0.0.2")) == "10.0.0.2"
     assert client_address(request_from("10.0.0.2", "not-an-address")) == "10.0.0.2"
     assert client_address(request_from("10.0.0.2", " , ")) == "10.0.0.2"
+
+
+def test_no_address_is_none_never_a_made_up_one(settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_address(request_from("")) is None and client_address(request_from("not-an-ip")) is None
