@@ -4,7 +4,8 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.test import Client
 
-pytestmark = pytest.mark.django_db
+# Run on PostgreSQL too (CI's second pass): the address is stored in an inet column there.
+pytestmark = [pytest.mark.django_db, pytest.mark.submission_safety]
 
 PASSWORD = "a-long-enough-password-1"
 LOCKED = "Too many failed sign-ins for ada from your network address"

@@ -9,6 +9,7 @@ from django.test import RequestFactory
 
 MiB = 1024 * 1024
 BOUNDARY = "----neuroneval-boundary"
+pytestmark = pytest.mark.submission_safety
 
 
 @pytest.fixture
