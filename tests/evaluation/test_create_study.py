@@ -3,6 +3,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from evaluation.collection import adaptive_settings
 from evaluation.models import Study, StudyImage, StudyItem
 from evaluation.services import StudyError, create_study
 from explain.models import Explanation, Method, Neuron, TopImage
@@ -91,6 +92,21 @@ def test_create_study_command(explained_network):
     assert "Created study 'cmd'" in out.getvalue() and "layer1: 4 neurons" in out.getvalue()
     with pytest.raises(CommandError, match="a study named 'cmd' already exists"):
         call_command("create_study", "cmd", "--network", "tiny-cnn", "--methods", ",".join(METHOD_NAMES))
+
+
+@pytest.mark.django_db
+def test_create_study_command_sets_up_adaptive_collection(explained_network):
+    call_command(
+        "create_study", "adaptive", "--network", "tiny-cnn", "--methods", ",".join(METHOD_NAMES), "--per-layer", "4",
+        "--raters", "3", "--adaptive", "--target-half-width", "0.1", "--budget-money", "25", "--cost-per-response", "0.12",
+        "--draw-neurons", "--start-neurons", "5", stdout=StringIO(),
+    )
+    study = Study.objects.get(name="adaptive")
+    assert (study.collection, study.adaptive_min_raters, study.adaptive_target_half_width) == ("adaptive", 2, 0.1)
+    assert study.adaptive_draw_neurons and study.adaptive_start_neurons == 5
+    assert adaptive_settings(study).budget_responses == 208  # $25 at $0.12 a response
+    with pytest.raises(CommandError, match="needs a target CI half-width or a budget"):
+        call_command("create_study", "no-stop", "--network", "tiny-cnn", "--methods", ",".join(METHOD_NAMES), "--adaptive")
 
 
 @pytest.mark.django_db
