@@ -1,6 +1,7 @@
-"""Read a rendered rating page the way a browser would, and fill it in."""
+"""Read a rendered rating page the way a browser would, and fill it in; run raters at once."""
 import html
 import re
+import threading
 
 TASK_RE = re.compile(r'name="task" value="([^"]+)"')
 RATING_RE = re.compile(r'name="rating-([^"]+)" value="1"')
@@ -35,3 +36,19 @@ def answer(task: dict, values=None, best_index=0, **extra) -> dict:
         data["claim"] = task["claim"]
     data.update(extra)
     return data
+
+
+def run_at_once(calls, timeout):
+    """Run each zero-argument call in its own thread, all released together; fail if one hangs."""
+    barrier = threading.Barrier(len(calls))
+
+    def released(call):
+        barrier.wait()
+        call()
+
+    threads = [threading.Thread(target=released, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a rater thread hung"

@@ -1,8 +1,8 @@
 """Adaptive collection under raters claiming and answering at once, each in its own connection and transactions."""
 import random
-import threading
 import time
 from collections import Counter
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -23,6 +23,7 @@ from evaluation.services import (
 )
 
 from .conftest import METHOD_NAMES, build_explained_network
+from .helpers import run_at_once
 
 pytestmark = pytest.mark.concurrency
 
@@ -60,18 +61,7 @@ def rate_until_nothing_left(rater, seed, errors):
 def run_raters(study, count=THREADS):
     raters = invite_raters(study, count)
     errors = []
-    barrier = threading.Barrier(count)
-
-    def run(rater, seed):
-        barrier.wait()
-        rate_until_nothing_left(rater, seed, errors)
-
-    threads = [threading.Thread(target=run, args=(rater, seed)) for seed, rater in enumerate(raters)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    assert not any(thread.is_alive() for thread in threads), "a rater thread hung"
+    run_at_once([partial(rate_until_nothing_left, rater, seed, errors) for seed, rater in enumerate(raters)], timeout=180)
     assert errors == []
     return raters
 

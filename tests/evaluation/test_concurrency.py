@@ -1,8 +1,8 @@
 """Twenty raters fetch and submit at once against a live server on a file SQLite database."""
 import re
-import threading
 import time
 from collections import Counter
+from functools import partial
 
 import httpx
 import pytest
@@ -11,7 +11,7 @@ from evaluation.models import Response, StudyNeuron
 from evaluation.services import create_study, invite_raters
 
 from .conftest import METHOD_NAMES, build_explained_network
-from .helpers import answer, read_task
+from .helpers import answer, read_task, run_at_once
 
 pytestmark = pytest.mark.concurrency
 
@@ -62,18 +62,7 @@ def test_twenty_concurrent_raters_leave_exactly_k_per_neuron(live_server):
     raters = invite_raters(study, THREADS)
     records = {r.token: [] for r in raters}
     errors = []
-    barrier = threading.Barrier(THREADS)
-
-    def run(token):
-        barrier.wait()
-        rate_until_done(live_server.url, token, records[token], errors)
-
-    threads = [threading.Thread(target=run, args=(r.token,)) for r in raters]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=240)
-    assert not any(t.is_alive() for t in threads), "a rater thread hung"
+    run_at_once([partial(rate_until_done, live_server.url, r.token, records[r.token], errors) for r in raters], timeout=240)
     assert errors == []
 
     per_neuron = Counter(Response.objects.filter(study=study).values_list("study_neuron", flat=True))
