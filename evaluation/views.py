@@ -21,7 +21,7 @@ from . import lifecycle, services
 from .rater_scores import study_rater_signals
 from .csv_cells import safe_csv_writer
 from .forms import StudyBuilderForm
-from .models import Assignment, Rater, Response, Study, StudyNeuron
+from .models import Assignment, CollectionStop, Rater, Response, Study, StudyNeuron
 from .panels import render_panels
 from .entry_limits import allow_new_rater, refusal_message
 from .permissions import get_visible_study_or_404, studies_visible_to
@@ -177,6 +177,7 @@ def study_detail(request, name):
             "exclusions": services.active_exclusions(study).select_related("rater", "response", "created_by")[:50],
             "rater_quality": _with_signals(services.rater_quality(study), _signals_by_rater(study)),
             "policy": _policy_summary(study),
+            "collection_stop": CollectionStop.objects.filter(study=study).first(),
         },
     )
 

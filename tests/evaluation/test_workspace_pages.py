@@ -6,8 +6,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from evaluation.adaptive import Stop
+from evaluation.collection import record_stop
 from evaluation.models import Exclusion, Rater, Response, Study
-from evaluation.services import create_study, invite_raters
+from evaluation.services import AdaptivePlan, create_study, invite_raters
 
 from .conftest import METHOD_NAMES
 from .test_researcher_pages import play
@@ -206,3 +208,14 @@ def test_another_researchers_workspace_pages_are_404_and_change_nothing(owned_st
     assert response.status_code == 404
     owned_study.refresh_from_db()
     assert owned_study.status == Study.Status.OPEN and not Exclusion.objects.exists()
+
+
+def test_the_study_page_says_how_an_adaptive_study_collects_and_why_it_stopped(browser, explained_network, owner):
+    study = create_study("adaptive-page", network=explained_network, methods=METHOD_NAMES, per_layer=3, owner=owner,
+                         adaptive=AdaptivePlan(min_raters=2, target_half_width=0.1, budget_responses=50))
+    page = browser.get(reverse("evaluation:study_detail", args=[study.name])).content.decode()
+    assert "Adaptive collection: 2 raters a neuron first, at most 3" in page and "Still collecting." in page
+    record_stop(study, Stop("target", {"responses": 40, "largest_half_width": 0.098, "binding_quantity": "diff:a-b"}))
+    page = browser.get(reverse("evaluation:study_detail", args=[study.name])).content.decode()
+    assert "target ci half-width reached" in page
+    assert "40 responses, $4.00, largest half-width 0.098 on diff:a-b" in page
