@@ -12,7 +12,6 @@ Attention checks come apart, one row per check answer with columns rater, check_
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -41,8 +40,8 @@ MIN_AGREEMENT_PAIRS = 3
 MAD_TO_SIGMA = 1.4826
 
 
-def _response_table(ratings: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """(response code of every row, one row per response: rater, descriptions, ratings and flags)."""
+def _response_table(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per response: rater, descriptions, lowest and highest rating, validity, flags, time, first-shown highest."""
     keys = ["response_id"] if "response_id" in ratings.columns else [c for c in ("rater", "layer", "unit") if c in ratings.columns]
     codes = ratings.groupby(keys, observed=True, sort=False).ngroup().to_numpy()
     rating = ratings["rating"].to_numpy(float)
@@ -61,7 +60,7 @@ def _response_table(ratings: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     seconds = pd.to_numeric(ratings["seconds"], errors="coerce") if "seconds" in ratings.columns else pd.Series(np.nan, index=ratings.index)
     responses["seconds"] = pd.Series(seconds.to_numpy(float)).groupby(codes).first()
     responses["first_is_high"] = _first_shown(ratings, codes, rating, highest)
-    return codes, responses
+    return responses
 
 
 def _validity(ratings: pd.DataFrame, codes: np.ndarray, at_high: np.ndarray) -> pd.Series:
@@ -143,7 +142,7 @@ def rater_signals(ratings: pd.DataFrame, checks: pd.DataFrame | None = None) -> 
     share expected when order does not matter (mean of ties-at-the-top / descriptions);
     position_preference: rate minus chance. quality_score: see `quality_score`.
     """
-    codes, responses = _response_table(ratings)
+    responses = _response_table(ratings)
     multi = responses["n"] >= 2
     responses["straight"] = (responses["low"] == responses["high"]).astype(float).where(multi)
     responses["chance"] = (responses["at_high"] / responses["n"]).where(responses["first_is_high"].notna())
@@ -302,8 +301,3 @@ def apply_policy(signals: pd.DataFrame, policy: Policy | str | None) -> PolicyOu
     raters = pd.DataFrame({"rater": signals["rater"].astype(str).to_numpy(), "excluded": excluded,
                            "reasons": ["; ".join(r) for r in reasons]})
     return PolicyOutcome(policy, raters, {text: int(hits.sum()) for text, hits in matched.items()}, signals)
-
-
-def format_rate(value) -> str:
-    """A signal for people: a share as a percentage, '-' when not measured."""
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.0f}%"
