@@ -292,6 +292,7 @@ class Tally:
     statuses: dict = field(default_factory=lambda: defaultdict(Counter))
     failures: Counter = field(default_factory=Counter)
     answers: int = 0
+    answered_at: list = field(default_factory=list)  # monotonic clock of each accepted answer
     finished: set = field(default_factory=set)
     come_back_pages: int = 0
     unexpected_pages: Counter = field(default_factory=Counter)
@@ -355,6 +356,7 @@ async def rate(link: str, scenario: Scenario, deadline: float, tally: Tally, rng
                 tally.unexpected_pages[f"answer {posted.status_code} {PageReader(posted.text).title.strip()!r}"] += 1
                 return
             tally.answers += 1
+            tally.answered_at.append(time.monotonic())
             response = await tally.timed("task page (GET)", client.get(urljoin(task_url, posted.headers["location"])))
 
 
@@ -447,6 +449,10 @@ def report(scenario: Scenario, tally: Tally, seconds: float, invariants: dict[st
     print(f"    offered:  {scenario.offered}")
     print(f"    achieved: {tally.answers / seconds:.1f} answers/s ({tally.answers} answers in {seconds:.1f} s; "
           f"{len(tally.finished)} raters reached the thank-you page, {tally.come_back_pages} 'come back later' pages)")
+    if len(tally.answered_at) > 1:
+        # Raters arrive over one think time and think before their first answer: the rate after that ramp.
+        ramped = (len(tally.answered_at) - 1) / max(tally.answered_at[-1] - tally.answered_at[0], 1e-9)
+        print(f"              {ramped:.1f} answers/s from the first answer to the last")
     per_answer = f"{1000 * tally.server_cpu / tally.answers:.0f} ms" if tally.answers else "n/a"
     print(f"    CPU: server {tally.server_cpu:.1f} s ({per_answer} an answer, home page and task pages included; "
           f"{tally.server_cpu / seconds:.2f} cores), simulated raters {tally.client_cpu:.1f} s")
