@@ -154,8 +154,9 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["name", "title", "instructions", "network", "methods", "raters_per_neuron", "images_per_task",
-                  "ask_best", "seed", "status", "neuron_count", "created_at"]
+        fields = ["name", "title", "instructions", "network", "methods", "kind", "raters_per_neuron", "images_per_task",
+                  "top_images_per_task", "random_images_per_task", "ask_best", "seed", "status", "neuron_count",
+                  "created_at"]
         read_only_fields = fields
 
 
@@ -177,6 +178,11 @@ class StudyCreateSerializer(serializers.Serializer):
     instructions = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     probe = serializers.SlugField(max_length=100, required=False)
     status = serializers.ChoiceField(choices=Study.Status.choices, default=Study.Status.OPEN)
+    kind = serializers.ChoiceField(choices=Study.Kind.choices, default=Study.Kind.RATING)
+    top_images_per_task = serializers.IntegerField(min_value=0, max_value=100, required=False,
+                                                   help_text="Labelling studies: the unit's top images per task.")
+    random_images_per_task = serializers.IntegerField(min_value=0, max_value=100, required=False,
+                                                      help_text="Labelling studies: random probing images per task.")
 
 
 class StudyStatusSerializer(serializers.Serializer):

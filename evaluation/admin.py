@@ -43,17 +43,20 @@ class StudyMethodInline(ReadOnlyInline):
 class StudyAdmin(admin.ModelAdmin):
     """Studies are built on the study builder page (never empty); here their texts, sharing and life cycle."""
 
-    list_display = ["name", "network", "status", "owner", "raters_per_neuron", "images_per_task", "ask_best", "created_at"]
-    list_filter = ["status", "network"]
+    list_display = ["name", "network", "kind", "status", "owner", "raters_per_neuron", "images_per_task", "ask_best",
+                    "created_at"]
+    list_filter = ["kind", "status", "network"]
     search_fields = ["name", "title"]
     inlines = [StudyMethodInline]
     actions = ["invite_three_raters", "enable_open_link", "open_study", "pause_study", "close_study"]
     filter_horizontal = ["collaborators"]
-    fields = ["name", "title", "instructions", "exclusion_policy", "network", "status", "raters_per_neuron", "images_per_task", "ask_best",
+    fields = ["name", "title", "instructions", "exclusion_policy", "network", "kind", "top_images_per_task",
+              "random_images_per_task", "status", "raters_per_neuron", "images_per_task", "ask_best",
               "seed", "owner", "collaborators", "open_link_token", "created_at", "collection", "adaptive_min_raters",
               "adaptive_target_half_width", "adaptive_budget_responses", "adaptive_budget_money", "cost_per_response",
               "adaptive_draw_neurons", "adaptive_start_neurons", "collection_stopped"]
-    readonly_fields = ["name", "network", "status", "raters_per_neuron", "images_per_task", "ask_best", "seed",
+    readonly_fields = ["name", "network", "kind", "top_images_per_task", "random_images_per_task", "status",
+                       "raters_per_neuron", "images_per_task", "ask_best", "seed",
                        "open_link_token", "created_at", "collection", "adaptive_min_raters", "adaptive_draw_neurons",
                        "adaptive_start_neurons", "collection_stopped"]
 

@@ -9,6 +9,7 @@ from explain.models import Explanation, Method, Network
 
 from .errors import StudyError
 from .exclusions import checked_policy_text
+from .labelling import DEFAULT_RANDOM_IMAGES, DEFAULT_TOP_IMAGES
 from .models import Study
 from .studies import MAX_METHODS, MIN_METHODS
 
@@ -20,7 +21,7 @@ class StudyBuilderForm(forms.Form):
     network = forms.ModelChoiceField(queryset=Network.objects.order_by("name"), to_field_name="name")
     methods = forms.ModelMultipleChoiceField(
         queryset=Method.objects.order_by("name"), to_field_name="name", widget=forms.CheckboxSelectMultiple,
-        help_text=f"{MIN_METHODS} to {MAX_METHODS} methods; each shows one description per neuron.",
+        help_text=f"{MIN_METHODS} to {MAX_METHODS} methods (labelling: 1 to {MAX_METHODS}); each shows one description per neuron.",
     )
     layers = forms.MultipleChoiceField(choices=(), widget=forms.CheckboxSelectMultiple, required=False,
                                        help_text="None ticked: every layer.")
@@ -33,6 +34,15 @@ class StudyBuilderForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Listed units",
         help_text="One line per layer, e.g. 'layer1: 0, 5, 12'.",
     )
+    kind = forms.ChoiceField(
+        choices=Study.Kind.choices, initial=Study.Kind.RATING, widget=forms.RadioSelect, label="Kind of study", required=False,
+        help_text="Labelling: one task per neuron and method, asking per image whether it shows the description "
+                  "(1 method or more; images per task = top + random; raters per neuron count per description).",
+    )
+    top_images_per_task = forms.IntegerField(min_value=0, max_value=50, required=False, label="Top images (labelling)",
+                                             help_text=f"Default {DEFAULT_TOP_IMAGES}.")
+    random_images_per_task = forms.IntegerField(min_value=0, max_value=50, required=False,
+                                                label="Random images (labelling)", help_text=f"Default {DEFAULT_RANDOM_IMAGES}.")
     raters_per_neuron = forms.IntegerField(min_value=1, max_value=50, initial=3)
     images_per_task = forms.IntegerField(min_value=1, max_value=50, initial=10)
     ask_best = forms.BooleanField(required=False, initial=True, label="Ask which description is best")
@@ -77,8 +87,14 @@ class StudyBuilderForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         methods = cleaned.get("methods") or []
-        if methods and not MIN_METHODS <= len(methods) <= MAX_METHODS:
-            self.add_error("methods", f"choose {MIN_METHODS} to {MAX_METHODS} methods (got {len(methods)})")
+        labelling = cleaned.get("kind") == Study.Kind.LABELLING
+        fewest = 1 if labelling else MIN_METHODS
+        if methods and not fewest <= len(methods) <= MAX_METHODS:
+            self.add_error("methods", f"choose {fewest} to {MAX_METHODS} methods (got {len(methods)})")
+        if not labelling:
+            for field in ("top_images_per_task", "random_images_per_task"):
+                if cleaned.get(field):
+                    self.add_error(field, "top and random images are for labelling studies; choose that kind or leave it empty")
         if cleaned.get("selection") == "list":
             cleaned["units"] = self._parse_units(cleaned.get("unit_list", ""))
         else:
@@ -120,5 +136,7 @@ class StudyBuilderForm(forms.Form):
             "raters_per_neuron": data["raters_per_neuron"], "images_per_task": data["images_per_task"],
             "ask_best": data["ask_best"], "title": data["title"], "instructions": data["instructions"],
             "exclusion_policy": data["exclusion_policy"],
-            "explanation_rank": self.ranks(), "status": Study.Status.DRAFT,
+            "explanation_rank": self.ranks(), "status": Study.Status.DRAFT, "kind": data["kind"] or Study.Kind.RATING,
+            "top_images_per_task": data.get("top_images_per_task"),
+            "random_images_per_task": data.get("random_images_per_task"),
         }

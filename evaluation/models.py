@@ -1,4 +1,10 @@
-"""Rating studies: what raters are shown (frozen at creation), who rates, what they answered."""
+"""Studies: what raters are shown (frozen at creation), who rates, what they answered.
+
+Two kinds of study share every table and the whole machinery (links, assignment, caps, crowd pages):
+a rating study shows a neuron's top images with every method's description, rated 1-5 (Rating rows);
+a labelling study shows one description with a mix of top and random images and asks, per image,
+whether it shows the description (ImageAnswer rows). See evaluation/labelling.py.
+"""
 import secrets
 from decimal import Decimal
 
@@ -31,13 +37,25 @@ class Study(models.Model):
         PAUSED = "paused"
         CLOSED = "closed"
 
+    class Kind(models.TextChoices):
+        RATING = "rating", "Rating (1-5 per description, best pick)"
+        LABELLING = "labelling", "Labelling (does each image show the description?)"
+
     name = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200, blank=True)
     instructions = models.TextField(blank=True)
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="studies")
     methods = models.ManyToManyField(Method, through="StudyMethod", related_name="studies")
     raters_per_neuron = models.PositiveIntegerField(default=3)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RATING, db_default=Kind.RATING)
     images_per_task = models.PositiveIntegerField(default=10)
+    top_images_per_task = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Labelling studies: how many of the unit's top images a task asks about."
+    )
+    random_images_per_task = models.PositiveIntegerField(
+        default=0, db_default=0,
+        help_text="Labelling studies: how many random probing images a task asks about (drawn with the study's seed).",
+    )
     ask_best = models.BooleanField(default=True)
     attention_check_every = models.PositiveIntegerField(
         default=0,
@@ -130,25 +148,48 @@ class StudyMethod(models.Model):
 
 
 class StudyNeuron(models.Model):
+    """One task unit of a study: a neuron (rating studies), or a neuron with one method's description
+    (labelling studies, where each description is labelled by its own K raters)."""
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="study_neurons")
     neuron = models.ForeignKey(Neuron, on_delete=models.PROTECT, related_name="+")
+    method = models.ForeignKey(
+        Method, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Labelling studies: the method whose description this task shows; empty in rating studies.",
+    )
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["study", "order"]
-        constraints = [models.UniqueConstraint(fields=["study", "neuron"], name="unique_neuron_per_study")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "neuron"], condition=models.Q(method__isnull=True), name="unique_neuron_per_study"
+            ),
+            models.UniqueConstraint(
+                fields=["study", "neuron", "method"], condition=models.Q(method__isnull=False),
+                name="unique_labelled_description_per_study",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.study.name}: {self.neuron}"
 
 
 class StudyImage(models.Model):
-    """A top image as frozen into the study."""
+    """An image as frozen into the study, at the place it is shown."""
+
+    class Sample(models.TextChoices):
+        TOP = "top", "One of the unit's top images"
+        RANDOM = "random", "A random probing image"
 
     study_neuron = models.ForeignKey(StudyNeuron, on_delete=models.CASCADE, related_name="images")
     position = models.PositiveIntegerField()
     image = models.ForeignKey(ProbeImage, on_delete=models.PROTECT, related_name="+")
     activation = models.FloatField(null=True, blank=True)
+    sample = models.CharField(
+        max_length=10, choices=Sample.choices, default=Sample.TOP, db_default=Sample.TOP,
+        help_text="Why the image is in the task (never shown to raters); labelling studies mix both.",
+    )
 
     class Meta:
         ordering = ["study_neuron", "position"]
@@ -317,6 +358,19 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["response", "item"], name="one_rating_per_item"),
             models.CheckConstraint(condition=models.Q(value__gte=1, value__lte=5), name="rating_between_1_and_5"),
         ]
+
+
+class ImageAnswer(models.Model):
+    """A labelling answer: whether one image shows the description the task asked about."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="image_answers")
+    item = models.ForeignKey(StudyItem, on_delete=models.PROTECT, related_name="image_answers")
+    study_image = models.ForeignKey(StudyImage, on_delete=models.PROTECT, related_name="answers")
+    shows = models.BooleanField(help_text="The rater's answer to 'Does this image show: <description>?'.")
+
+    class Meta:
+        ordering = ["response", "study_image__position"]
+        constraints = [models.UniqueConstraint(fields=["response", "study_image"], name="one_answer_per_image")]
 
 
 class Exclusion(models.Model):

@@ -15,6 +15,7 @@ from .adaptive import MIN_NEURONS_TO_ESTIMATE
 from .checks import build_check
 from .errors import StudyError
 from .exclusions import checked_policy_text
+from .labelling import check_labelling_options, labelling_images
 from .models import Study, StudyImage, StudyItem, StudyMethod, StudyNeuron
 
 MIN_METHODS = 2
@@ -87,6 +88,9 @@ def create_study(
     adaptive: AdaptivePlan | None = None,
     cost_per_response: Decimal | str = Decimal("0.10"),
     exclusion_policy: str = "",
+    kind: str = Study.Kind.RATING,
+    top_images_per_task: int | None = None,
+    random_images_per_task: int | None = None,
 ) -> Study:
     """Pick neurons at random per layer (or the listed `units` of a layer) and freeze what raters will be shown.
 
@@ -97,9 +101,22 @@ def create_study(
     With attention_check_every = N (>= 2) one task in N is an attention check
     (evaluation.checks); the study is refused if its material allows none. With `adaptive`, raters per
     neuron is the cap and tasks go where they narrow the reported intervals most (evaluation.adaptive).
+
+    kind="labelling": one task per (neuron, method) showing that description with `top_images_per_task` of the
+    unit's top images and `random_images_per_task` random probing images, shuffled (evaluation.labelling).
     """
     network = named(Network, network, what="network", error=StudyError)
-    method_objs = _resolve_methods(methods)
+    labelling_counts = check_labelling_options(
+        kind, top_images_per_task, random_images_per_task,
+        attention_check_every=attention_check_every, consistency_prompt=consistency_prompt,
+    )
+    labelling = labelling_counts is not None
+    if labelling and adaptive is not None:
+        raise StudyError("adaptive collection narrows the intervals of mean ratings; a labelling study collects K "
+                         "raters per description (leave adaptive off)")
+    if labelling:
+        ask_best, images_per_task = False, sum(labelling_counts)
+    method_objs = _resolve_methods(methods, min_methods=1 if labelling else MIN_METHODS)
     ranks = _ranks_per_method(method_objs, explanation_rank)
     layer_objs = _resolve_layers(network, layers)
     if Study.objects.filter(name=name).exists():
@@ -164,9 +181,16 @@ def create_study(
             cost_per_response=cost_per_response,
             **(adaptive.fields() if adaptive is not None else {}),
             exclusion_policy=exclusion_policy,
+            kind=kind,
+            top_images_per_task=labelling_counts[0] if labelling else 0,
+            random_images_per_task=labelling_counts[1] if labelling else 0,
         )
         for order, method in enumerate(method_objs):
             StudyMethod.objects.create(study=study, method=method, order=order, explanation_rank=ranks[method.name])
+        if labelling:
+            _freeze_labelling_tasks(study, chosen, method_objs, ranks, probe, summary)
+            study.layer_selections = selections
+            return study
         for order, neuron in enumerate(chosen):
             study_neuron = StudyNeuron.objects.create(study=study, neuron=neuron, order=order)
             _freeze_images(study_neuron, probe, summary, images_per_task)
@@ -211,13 +235,14 @@ def eligible_counts(
     ]
 
 
-def _resolve_methods(methods):
+def _resolve_methods(methods, min_methods=MIN_METHODS):
     names = [m.name if isinstance(m, Method) else str(m).strip() for m in methods]
     names = [n for n in names if n]
     if len(set(names)) != len(names):
         raise StudyError(f"a method is listed twice: {', '.join(names)}")
-    if not MIN_METHODS <= len(names) <= MAX_METHODS:
-        raise StudyError(f"a study compares {MIN_METHODS} to {MAX_METHODS} methods, got {len(names)}")
+    if not min_methods <= len(names) <= MAX_METHODS:
+        what = "study compares" if min_methods == MIN_METHODS else "labelling study takes"
+        raise StudyError(f"a {what} {min_methods} to {MAX_METHODS} methods, got {len(names)}")
     found = {m.name: m for m in Method.objects.filter(name__in=names)}
     missing = [n for n in names if n not in found]
     if missing:
@@ -269,18 +294,45 @@ def _eligible_query(layer, methods, ranks, probe, summary):
     return neurons.filter(pk__in=_top_images_query(probe, summary).values("neuron"))
 
 
-def _freeze_images(study_neuron, probe, summary, images_per_task):
-    top = _top_images_query(probe, summary).filter(neuron=study_neuron.neuron)
+def _top_images(neuron, probe, summary, count):
+    top = _top_images_query(probe, summary).filter(neuron=neuron)
     # One probing set per neuron: the first one recorded, unless the study names one.
     first_dataset = top.order_by("dataset_id").values_list("dataset_id", flat=True).first()
-    top = top.filter(dataset_id=first_dataset).order_by("rank")[:images_per_task]
+    return list(top.filter(dataset_id=first_dataset).select_related("image").order_by("rank")[:count])
+
+
+def _freeze_images(study_neuron, probe, summary, images_per_task):
     StudyImage.objects.bulk_create(
         StudyImage(study_neuron=study_neuron, position=position, image_id=t.image_id, activation=t.activation)
-        for position, t in enumerate(top)
+        for position, t in enumerate(_top_images(study_neuron.neuron, probe, summary, images_per_task))
     )
 
 
 def _freeze_items(study_neuron, methods, ranks):
     for method in methods:
-        explanation = Explanation.objects.get(method=method, neuron=study_neuron.neuron, rank=ranks[method.name])
-        StudyItem.objects.create(study_neuron=study_neuron, method=method, explanation=explanation, text=explanation.text)
+        _freeze_item(study_neuron, method, ranks[method.name])
+
+
+def _freeze_item(study_neuron, method, rank):
+    explanation = Explanation.objects.get(method=method, neuron=study_neuron.neuron, rank=rank)
+    StudyItem.objects.create(study_neuron=study_neuron, method=method, explanation=explanation, text=explanation.text)
+
+
+def _freeze_labelling_tasks(study, neurons, methods, ranks, probe, summary):
+    """One task per (neuron, method), in a seeded order that spreads a neuron's descriptions apart; every
+    description of a neuron is asked about the same images (its top ones and one seeded random draw)."""
+    tasks = [(neuron, method) for neuron in neurons for method in methods]
+    random.Random(f"{study.seed}:{study.network.name}:labelling-order").shuffle(tasks)
+    images = {}
+    for order, (neuron, method) in enumerate(tasks):
+        if neuron.pk not in images:
+            top = _top_images(neuron, probe, summary, max(study.top_images_per_task, 1))
+            images[neuron.pk] = labelling_images(study, neuron, top[:study.top_images_per_task], top[0].image.dataset_id)
+        study_neuron = StudyNeuron.objects.create(study=study, neuron=neuron, method=method, order=order)
+        _freeze_item(study_neuron, method, ranks[method.name])
+        shown = list(images[neuron.pk])
+        random.Random(f"{study.seed}:{neuron.layer.name}:{neuron.unit}:{method.name}:shown").shuffle(shown)
+        StudyImage.objects.bulk_create(
+            StudyImage(study_neuron=study_neuron, position=position, image_id=image_id, activation=activation, sample=sample)
+            for position, (image_id, activation, sample) in enumerate(shown)
+        )

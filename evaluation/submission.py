@@ -12,6 +12,7 @@ from django.utils import timezone
 from .assignment import lock_study
 from .checks import check_passed
 from .errors import ConsistencyPrompt, SubmissionError
+from .labelling import parse_labels, store_labels
 from .models import Assignment, Rating, Response, Study
 from .validation import RATING_MAX, RATING_MIN, validate_response
 
@@ -46,11 +47,15 @@ def _flag(data, name):
     return str(data.get(name, "")).strip().lower() in {"1", "on", "true", "yes"}
 
 
-def _parse_submission(assignment, data):
-    """(ratings by slot, best slot or None, flags); raises SubmissionError for anything not on the page."""
+def _check_task_token(assignment, data):
     task = data.get("task")
     if task is not None and task != assignment.token:
         raise SubmissionError("this form belongs to a task that was not given to you")
+
+
+def _parse_submission(assignment, data):
+    """(ratings by slot, best slot or None, flags); raises SubmissionError for anything not on the page."""
+    _check_task_token(assignment, data)
     slots = {slot.token: slot for slot in assignment.slots.select_related("item")}
     for key in data.keys():
         if key.startswith("rating-") and key[len("rating-"):] not in slots:
@@ -118,6 +123,52 @@ def consistency_message(ratings, best):
     )
 
 
+def _rating_answer(study, assignment, data):
+    """(Response fields, how to store the ratings) of a rating task; raises SubmissionError or ConsistencyPrompt."""
+    ratings, best, uninterpretable, none_fit = _parse_submission(assignment, data)
+    prompt_shown = _prompt_shown(assignment, data)
+    if study.consistency_prompt and study.ask_best:
+        message = consistency_message(ratings, best)
+        # Sending the very answer the prompt was about again is the rater's way of keeping it.
+        if message and message != prompt_shown:
+            raise ConsistencyPrompt(message, sign_prompt(assignment, message))
+    is_valid, reason = validate_response(
+        {slot.position + 1: value for slot, value in ratings.items()},
+        best.position + 1 if best else None,
+        study.ask_best,
+    )
+    passed = None
+    if assignment.is_check:
+        passed = check_passed(
+            ratings,
+            decoys=[slot for slot in ratings if slot.item.study_neuron_id != assignment.study_neuron_id],
+            own=next(slot for slot in ratings if slot.item.study_neuron_id == assignment.study_neuron_id),
+            best=best,
+            ask_best=study.ask_best,
+            none_fit=none_fit,
+        )
+    fields = {
+        "best_item": best.item if best else None, "uninterpretable": uninterpretable, "none_fit": none_fit,
+        "is_valid": is_valid, "invalid_reason": reason, "check_passed": passed, "consistency_prompt": prompt_shown,
+    }
+
+    def store(response):
+        Rating.objects.bulk_create(
+            Rating(response=response, item=slot.item, position=slot.position, value=value) for slot, value in ratings.items()
+        )
+
+    return fields, store
+
+
+def _labelling_answer(study, assignment, data):
+    """(Response fields, how to store the answers) of a labelling task: valid once every image is answered
+    (anything less is refused before this point)."""
+    _check_task_token(assignment, data)
+    labels = parse_labels(assignment, data)
+    item = assignment.slots.select_related("item").get().item
+    return {"is_valid": True, "invalid_reason": ""}, lambda response: store_labels(response, labels, item)
+
+
 def _room_left(assignment):
     """Whether an expired reservation may still be answered without exceeding K."""
     study_neuron = assignment.study_neuron
@@ -133,8 +184,8 @@ def _room_left(assignment):
 def submit_response(
     assignment: Assignment, data: Mapping, source: str = Response.Source.LOCAL, external_id: str = "", verified: bool = True
 ) -> Response:
-    """Store one response with its ratings in one transaction, with its time on task (first shown to
-    submitted, by the server's clock). Submitting the same task again returns the stored response instead
+    """Store one response with its ratings (labelling studies: its per-image answers) in one transaction,
+    with its time on task (first shown to submitted, by the server's clock). Submitting the same task again returns the stored response instead
     of storing a second one. `verified=False` for an answer whose worker the provider has yet to confirm
     (see Response.verified). With the study's consistency prompt on, an answer whose best pick is rated
     below another description raises ConsistencyPrompt, unless the form shows the rater already saw that
@@ -165,55 +216,26 @@ def submit_response(
             raise SubmissionError(
                 "your reservation of this task expired and other raters have completed it; your answer was not stored"
             )
-        ratings, best, uninterpretable, none_fit = _parse_submission(assignment, data)
         shown_at = assignment.shown_at or assignment.reserved_at
         seconds = max((now - shown_at).total_seconds(), 0.0)
-        visible_seconds = _visible_seconds(data, seconds)
-        prompt_shown = _prompt_shown(assignment, data)
-        if study.consistency_prompt and study.ask_best:
-            message = consistency_message(ratings, best)
-            # Sending the very answer the prompt was about again is the rater's way of keeping it.
-            if message and message != prompt_shown:
-                raise ConsistencyPrompt(message, sign_prompt(assignment, message))
-        is_valid, reason = validate_response(
-            {slot.position + 1: value for slot, value in ratings.items()},
-            best.position + 1 if best else None,
-            study.ask_best,
-        )
-        passed = None
-        if assignment.is_check:
-            passed = check_passed(
-                ratings,
-                decoys=[slot for slot in ratings if slot.item.study_neuron_id != assignment.study_neuron_id],
-                own=next(slot for slot in ratings if slot.item.study_neuron_id == assignment.study_neuron_id),
-                best=best,
-                ask_best=study.ask_best,
-                none_fit=none_fit,
-            )
+        answer = _labelling_answer if study.kind == Study.Kind.LABELLING else _rating_answer
+        fields, store = answer(study, assignment, data)
         response = Response.objects.create(
             study=study,
             rater=assignment.rater,
             study_neuron=assignment.study_neuron,
             assignment=assignment,
-            best_item=best.item if best else None,
-            uninterpretable=uninterpretable,
-            none_fit=none_fit,
-            is_valid=is_valid,
-            invalid_reason=reason,
             source=source,
             external_id=external_id,
             submitted_at=now,
             shown_at=shown_at,
             seconds=seconds,
-            visible_seconds=visible_seconds,
+            visible_seconds=_visible_seconds(data, seconds),
             is_check=assignment.is_check,
-            check_passed=passed,
-            consistency_prompt=prompt_shown,
             verified=verified,
+            **fields,
         )
-        Rating.objects.bulk_create(
-            Rating(response=response, item=slot.item, position=slot.position, value=value) for slot, value in ratings.items()
-        )
+        store(response)
         assignment.status = Assignment.Status.COMPLETED
         assignment.completed_at = now
         assignment.save(update_fields=["status", "completed_at"])

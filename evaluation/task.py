@@ -1,4 +1,5 @@
-"""What one rating task shows: images, shuffled descriptions by opaque slot token, the questions."""
+"""What one task shows: images, shuffled descriptions by opaque slot token, the questions (rating studies),
+or one description and a yes/no per image (labelling studies, evaluation.labelling)."""
 from __future__ import annotations
 
 import random
@@ -7,7 +8,8 @@ from typing import Mapping
 from django.utils import timezone
 
 from .assignment import rater_progress
-from .models import Assignment
+from .labelling import labelling_form
+from .models import Assignment, Study
 
 RATING_QUESTION = "Does the description accurately describe most of the above images?"
 BEST_QUESTION = "Which description best describes the images?"
@@ -39,17 +41,23 @@ def _chosen(answers: Mapping | None, name: str, allowed) -> str:
 
 
 def task_context(assignment: Assignment, answers: Mapping | None = None, prompt=None) -> dict:
-    """Everything the rating form shows, and nothing that names a method or explanation.
+    """Everything the task's form shows, and nothing that names a method or explanation.
 
     Building it starts the task's clock (time on task runs from the first time the page is shown).
     `answers`: the form as the rater last sent it (a refused answer or a consistency prompt shows the
-    page again with every choice kept). `prompt`: an evaluation.errors.ConsistencyPrompt to show."""
+    page again with every choice kept). `prompt`: an evaluation.errors.ConsistencyPrompt to show.
+    `form_template` names the form's fields for the study's kind (rating or labelling); every page
+    that shows a task includes it."""
     mark_shown(assignment)
     study = assignment.study_neuron.study
-    images = [
-        {"url": study_image.image.image.url, "position": study_image.position}
-        for study_image in assignment.study_neuron.images.select_related("image").order_by("position")
-    ]
+    common = {
+        **_page_wording(study),
+        "assignment_token": assignment.token,
+        "progress": rater_progress(assignment.rater),
+    }
+    slots = list(assignment.slots.select_related("item").order_by("position"))
+    if study.kind == Study.Kind.LABELLING:
+        return {**common, **labelling_form(assignment.study_neuron, slots[0].item.text, answers)}
     values = {str(value) for value, _ in SCALE_LABELS}
     descriptions = [
         {
@@ -58,17 +66,14 @@ def task_context(assignment: Assignment, answers: Mapping | None = None, prompt=
             "number": slot.position + 1,
             "chosen": _chosen(answers, f"rating-{slot.token}", values),
         }
-        for slot in assignment.slots.select_related("item").order_by("position")
+        for slot in slots
     ]
     tokens = {description["token"] for description in descriptions}
     return {
-        "assignment_token": assignment.token,
-        "study_title": study.title or study.name,
-        "instructions": study.instructions,
-        "images": images,
+        **common,
+        "images": _top_images(assignment.study_neuron),
         "descriptions": descriptions,
         **_form_wording(study),
-        "progress": rater_progress(assignment.rater),
         "best_chosen": _chosen(answers, "best", tokens),
         "uninterpretable_chosen": bool(_chosen(answers, "uninterpretable", {"1", "on", "true", "yes"})),
         "none_fit_chosen": bool(_chosen(answers, "none_fit", {"1", "on", "true", "yes"})),
@@ -78,7 +83,7 @@ def task_context(assignment: Assignment, answers: Mapping | None = None, prompt=
 
 
 def preview_context(study_neuron) -> dict:
-    """The rating form for a neuron as a rater would see it, before any assignment exists.
+    """The task's form for a neuron as a rater would see it, before any assignment exists.
 
     Slot names are placeholders (the form is disabled, nothing can be stored) and
     the descriptions are shuffled like a real task's: still no method named.
@@ -86,14 +91,12 @@ def preview_context(study_neuron) -> dict:
     items = list(study_neuron.items.order_by("pk"))
     random.Random(study_neuron.pk).shuffle(items)
     study = study_neuron.study
+    common = {**_page_wording(study), "assignment_token": ""}
+    if study.kind == Study.Kind.LABELLING:
+        return {**common, **labelling_form(study_neuron, items[0].text)}
     return {
-        "assignment_token": "",
-        "study_title": study.title or study.name,
-        "instructions": study.instructions,
-        "images": [
-            {"url": study_image.image.image.url, "position": study_image.position}
-            for study_image in study_neuron.images.select_related("image").order_by("position")
-        ],
+        **common,
+        "images": _top_images(study_neuron),
         "descriptions": [
             {"token": f"preview-{number}", "text": item.text, "number": number}
             for number, item in enumerate(items, start=1)
@@ -102,9 +105,21 @@ def preview_context(study_neuron) -> dict:
     }
 
 
+def _top_images(study_neuron):
+    return [
+        {"url": study_image.image.image.url, "position": study_image.position}
+        for study_image in study_neuron.images.select_related("image").order_by("position")
+    ]
+
+
+def _page_wording(study) -> dict:
+    return {"study_title": study.title or study.name, "instructions": study.instructions}
+
+
 def _form_wording(study) -> dict:
     """The questions and labels every rating form shows, task or preview alike."""
     return {
+        "form_template": "evaluation/_rating_form.html",
         "scale": SCALE_LABELS,
         "rating_question": RATING_QUESTION,
         "best_question": BEST_QUESTION,

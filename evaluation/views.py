@@ -21,7 +21,8 @@ from . import lifecycle, services
 from .rater_scores import study_rater_signals
 from .csv_cells import safe_csv_writer
 from .forms import StudyBuilderForm
-from .models import Assignment, CollectionStop, Rater, Response, Study, StudyNeuron
+from .labelling import ANSWER_COLUMNS, answer_rows
+from .models import Assignment, CollectionStop, Rater, Response, Study, StudyItem, StudyNeuron
 from .panels import render_panels
 from .entry_limits import allow_new_rater, refusal_message
 from .permissions import get_visible_study_or_404, studies_visible_to
@@ -342,13 +343,17 @@ def study_preview(request, name):
 def neuron_detail(request, name, layer, unit):
     """One neuron of the study: its images, every description with its method, every response and rating."""
     study = get_visible_study_or_404(request.user, name)
-    study_neuron = get_object_or_404(
-        StudyNeuron.objects.select_related("neuron__layer"), study=study, neuron__layer__name=layer, neuron__unit=unit
-    )
-    items = list(study_neuron.items.select_related("method").order_by("method__name"))
+    # A labelling study holds one task unit per description of the neuron: the page shows them all.
+    study_neurons = StudyNeuron.objects.select_related("neuron__layer").filter(
+        study=study, neuron__layer__name=layer, neuron__unit=unit
+    ).order_by("order")
+    study_neuron = study_neurons.first()
+    if study_neuron is None:
+        raise Http404("This neuron is not in the study.")
+    items = list(StudyItem.objects.filter(study_neuron__in=study_neurons).select_related("method").order_by("method__name"))
     responses = list(
-        study_neuron.responses.select_related("rater", "best_item__method").prefetch_related("ratings__item")
-        .order_by("submitted_at")
+        Response.objects.filter(study_neuron__in=study_neurons).select_related("rater", "best_item__method")
+        .prefetch_related("ratings__item").order_by("submitted_at")
     )
     excluded = services.excluded_response_reasons(study)
     rows = []
@@ -522,7 +527,12 @@ def study_responses_csv(request, name):
     (researchers only; streamed, so a large study is not held in memory)."""
     study = get_visible_study_or_404(request.user, name)
     writer = safe_csv_writer(_Echo())
-    lines = itertools.chain([writer.writerow(services.TIDY_COLUMNS)], map(writer.writerow, services.tidy_rating_rows(study)))
+    if study.kind == Study.Kind.LABELLING:
+        # Labelling: one row per image answer, the columns `score_explanations --concepts people --answers` reads.
+        columns, rows, suffix = ANSWER_COLUMNS, ([row[c] for c in ANSWER_COLUMNS] for row in answer_rows(study)), "labels"
+    else:
+        columns, rows, suffix = services.TIDY_COLUMNS, services.tidy_rating_rows(study), "ratings"
+    lines = itertools.chain([writer.writerow(columns)], map(writer.writerow, rows))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{study.name}-ratings.csv"'
+    response["Content-Disposition"] = f'attachment; filename="{study.name}-{suffix}.csv"'
     return response

@@ -59,7 +59,8 @@ class StudyListView(generics.ListAPIView):
                 images_per_task=options["images_per_task"], seed=options["seed"],
                 explanation_rank=options["explanation_rank"], ask_best=options["ask_best"], title=options["title"],
                 instructions=options["instructions"], probe=options.get("probe"), status=options["status"],
-                owner=request.user,
+                owner=request.user, kind=options["kind"], top_images_per_task=options.get("top_images_per_task"),
+                random_images_per_task=options.get("random_images_per_task"),
             )
         study = _with_counts(Study.objects.filter(pk=study.pk)).get()
         return Response(serializers.StudySerializer(study).data, status=status.HTTP_201_CREATED)

@@ -209,3 +209,19 @@ def test_a_network_is_added_as_add_network_does(api, settings, tmp_path):
     bad_names = api.post("/api/v1/networks/", {"name": "y", "architecture": "resnet18", "weights": "random:0",
                                                "class_names": "/etc/hosts"}, format="json")
     assert bad_names.status_code == 400 and bad_names.json()["errors"][0]["field"] == "class_names"
+
+
+def test_a_labelling_study_is_created_with_its_kind_and_image_counts(api, explained_network):
+    body = {"name": "labels", "network": "tiny-cnn", "methods": ["netdissect"], "per_layer": 2, "kind": "labelling",
+            "top_images_per_task": 4, "random_images_per_task": 1}
+    created = api.post("/api/v1/studies/", body, format="json")
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert (data["kind"], data["top_images_per_task"], data["random_images_per_task"], data["images_per_task"]) == (
+        "labelling", 4, 1, 5)
+    assert data["neuron_count"] == 4  # 2 neurons a layer x 2 layers x 1 method: one task per description
+    refused = api.post("/api/v1/studies/", {**body, "name": "rated", "kind": "rating", "methods": ["netdissect", "milan"]},
+                       format="json")
+    assert refused.status_code == 422 and "top and random image counts are for labelling studies" in refused.json()["detail"]
+    assert api.post("/api/v1/studies/", {**body, "name": "odd", "kind": "survey"}, format="json").status_code == 400
+    assert not Study.objects.filter(name__in=["rated", "odd"]).exists()

@@ -52,3 +52,12 @@ def run_at_once(calls, timeout):
     for thread in threads:
         thread.join(timeout=timeout)
     assert not any(thread.is_alive() for thread in threads), "a rater thread hung"
+
+
+LABEL_FIELD_RE = re.compile(r'name="(shows-\d+)" value="yes"')
+
+
+def label_every_image(page: str, choice=lambda place: "yes" if place % 2 else "no") -> dict:
+    """A labelling task's form with a yes/no for every image on the page (`choice` of its place)."""
+    return {"task": TASK_RE.search(page).group(1),
+            **{field: choice(int(field.split("-")[1])) for field in LABEL_FIELD_RE.findall(page)}}

@@ -219,3 +219,16 @@ def test_the_study_page_says_how_an_adaptive_study_collects_and_why_it_stopped(b
     page = browser.get(reverse("evaluation:study_detail", args=[study.name])).content.decode()
     assert "target ci half-width reached" in page
     assert "40 responses, $4.00, largest half-width 0.098 on diff:a-b" in page
+
+
+def test_builder_creates_a_labelling_study_with_one_method_and_its_image_counts(browser, explained_network):
+    page = browser.get(reverse("evaluation:study_builder")).content.decode()
+    assert 'name="kind"' in page and 'name="top_images_per_task"' in page
+    response = browser.post(reverse("evaluation:study_builder"), builder_data(
+        kind="labelling", methods=["netdissect"], top_images_per_task="3", random_images_per_task="2"))
+    assert response.status_code == 302
+    study = Study.objects.get(name="built")
+    assert (study.kind, study.top_images_per_task, study.random_images_per_task, study.images_per_task) == (
+        "labelling", 3, 2, 5)
+    refused = browser.post(reverse("evaluation:study_builder"), builder_data(name="rated", random_images_per_task="2"))
+    assert refused.status_code == 400 and "top and random images are for labelling studies" in refused.content.decode()

@@ -28,12 +28,13 @@ def _adaptive_plan(options):
 
 
 class Command(BaseCommand):
-    help = "Create a rating study: random neurons per layer, their top images and one description per method, frozen."
+    help = ("Create a study: random neurons per layer, their images and one description per method, frozen; "
+            "a rating study (default) or a labelling study (--kind labelling).")
 
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--network", required=True)
-        parser.add_argument("--methods", required=True, type=comma_list, help="Comma-separated method names (2 to 8).")
+        parser.add_argument("--methods", required=True, type=comma_list, help="Comma-separated method names (2 to 8; labelling: 1 to 8).")
         parser.add_argument("--layers", type=comma_list, default=None, help="Comma-separated layer names (default: all).")
         parser.add_argument("--per-layer", type=int, default=200)
         parser.add_argument("--raters", type=int, default=3, help="Raters per neuron (K).")
@@ -69,6 +70,14 @@ class Command(BaseCommand):
             "--exclusion-policy", default="",
             help="Raters the analysis leaves out, e.g. 'check_pass_rate < 0.8 or median_seconds < 5 s' (docs/analysis.md).",
         )
+        parser.add_argument(
+            "--kind", choices=["rating", "labelling"], default="rating",
+            help="rating: 1-5 per description and a best pick; labelling: per image, does it show one description?",
+        )
+        parser.add_argument("--top-images", type=int, default=None,
+                            help="Labelling: the unit's top images per task (default 5).")
+        parser.add_argument("--random-images", type=int, default=None,
+                            help="Labelling: random probing images per task, drawn with --seed (default 5).")
         parser.add_argument("--title", default="")
         parser.add_argument("--instructions", default="")
         parser.add_argument("--status", choices=["draft", "open", "paused", "closed"], default="open")
@@ -104,15 +113,20 @@ class Command(BaseCommand):
                 adaptive=_adaptive_plan(options),
                 cost_per_response=options["cost_per_response"],
                 exclusion_policy=options["exclusion_policy"],
+                kind=options["kind"],
+                top_images_per_task=options["top_images"],
+                random_images_per_task=options["random_images"],
             )
         except StudyError as error:
             raise CommandError(str(error)) from None
         for selection in study.layer_selections:
             note = "" if selection.selected == options["per_layer"] else f" (only {selection.eligible} eligible)"
             self.stdout.write(f"  {selection.layer}: {selection.selected} neurons{note}")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Created study '{study.name}' ({study.status}): {study.study_neurons.count()} neurons, "
-                f"{study.study_methods.count()} methods, {study.raters_per_neuron} raters a neuron."
-            )
-        )
+        if study.kind == study.Kind.LABELLING:
+            summary = (f"Created labelling study '{study.name}' ({study.status}): {study.study_neurons.count()} tasks "
+                       f"(neuron x method), {study.top_images_per_task} top + {study.random_images_per_task} random "
+                       f"images a task, {study.raters_per_neuron} raters a task.")
+        else:
+            summary = (f"Created study '{study.name}' ({study.status}): {study.study_neurons.count()} neurons, "
+                       f"{study.study_methods.count()} methods, {study.raters_per_neuron} raters a neuron.")
+        self.stdout.write(self.style.SUCCESS(summary))

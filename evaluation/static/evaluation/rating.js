@@ -1,4 +1,4 @@
-// The rating task's small helpers: number keys, time with the page visible, image viewer, fresh pages on Back.
+// The task pages' small helpers: number keys (rating), Y/N keys (labelling), time with the page visible, image viewer, fresh pages on Back.
 (function () {
   "use strict";
 
@@ -39,6 +39,24 @@
       radio.dispatchEvent(new Event("change", { bubbles: true }));
       var next = groups[groups.indexOf(group) + 1];
       if (next && group.classList.contains("description")) focusGroup(next);
+      else radio.focus();
+    });
+
+    // Labelling tasks: Y or N answers the image whose answer holds the focus, then moves on to the next image.
+    var labels = Array.prototype.slice.call(task.querySelectorAll("fieldset.image-label"));
+    document.addEventListener("keydown", function (event) {
+      var key = (event.key || "").toLowerCase();
+      if (event.altKey || event.ctrlKey || event.metaKey || (key !== "y" && key !== "n")) return;
+      var active = document.activeElement;
+      var group = active && active.closest ? active.closest("fieldset.image-label") : null;
+      if (!group || !task.contains(group)) return;
+      var radio = group.querySelector("input[type=radio][value='" + (key === "y" ? "yes" : "no") + "']");
+      if (!radio || radio.disabled) return;
+      event.preventDefault();
+      radio.checked = true;
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
+      var next = labels[labels.indexOf(group) + 1];
+      if (next) focusGroup(next);
       else radio.focus();
     });
 
