@@ -112,3 +112,18 @@ def test_bad_answer_files_name_the_row_and_store_nothing(explained, tmp_path):
         call_command("score_explanations", network="random-demo", layer="conv4", metric="pearson", probe=probe.name,
                      concepts="people")
     assert not MetricScore.objects.exists()
+
+
+def test_the_sample_column_says_how_many_top_and_random_images_a_score_rests_on(explained, tmp_path):
+    network, probe = explained
+    answers = tmp_path / "sampled.csv"
+    answers.write_text("method,unit,image,answer,sample\nlabels-a,0,0,yes,top\nlabels-a,0,1,no,random\n"
+                       "labels-a,0,2,no,random\n")
+    call_command("score_explanations", network="random-demo", layer="conv4", metric="pearson", probe=probe.name,
+                 concepts="people", answers=str(answers))
+    details = MetricScore.objects.get(metric="pearson@people").details
+    assert (details["top_images"], details["random_images"], details["images"]) == (1, 2, 3)
+    answers.write_text("method,unit,image,answer,sample\nlabels-a,0,0,yes,best\n")
+    with pytest.raises(CommandError, match=r"sampled.csv, row 2: sample 'best' is not one of top, random"):
+        call_command("score_explanations", network="random-demo", layer="conv4", metric="pearson", probe=probe.name,
+                     concepts="people", answers=str(answers))

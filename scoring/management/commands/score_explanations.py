@@ -10,14 +10,16 @@ class Command(BaseCommand):
     help = "Score the explanations of a layer with an automatic metric, store the scores, print the mean per method."
 
     def add_arguments(self, parser):
-        parser.add_argument("--network", required=True)
-        parser.add_argument("--layer", required=True)
+        parser.add_argument("--network", help="Required, except with --study (the study names its network and layers).")
+        parser.add_argument("--layer", help="Required, except with --study.")
         parser.add_argument("--metric", required=True,
                             help=f"One of {', '.join([*jobs.EMBEDDING_METRICS, 'simulation', 'cosy'])}; or faithfulness metrics "
                                  f"(needs --probe), comma-separated: {', '.join(faithfulness_jobs.FAITHFULNESS_METRICS)}, "
                                  f"or 'faithfulness' for all of them.")
         parser.add_argument("--answers", help="Faithfulness with --concepts people: CSV of raters' yes/no answers "
                                               "(method, unit, image, answer[, rater, rank]).")
+        parser.add_argument("--study", help="Faithfulness with --concepts people: the labelling study whose stored answers "
+                                            "are the concept vectors (every layer of it; probing set from its images).")
         parser.add_argument("--concepts", default="labels", choices=[*faithfulness_jobs.AUTOMATIC_SOURCES, "people"],
                             help="Faithfulness: the concept vector from the probing set's labels, or CLIP similarity "
                                  "(continuous, or thresholded at one standard deviation above the mean).")
@@ -38,6 +40,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         chosen = list(dict.fromkeys(comma_list(options["metric"])))
+        if options["study"]:
+            return self.handle_study(chosen, options)
+        missing = [f"--{name}" for name in ("network", "layer") if not options[name]]
+        if missing:
+            raise CommandError(f"{' and '.join(missing)} required (or --study with --concepts people)")
         known = [*jobs.EMBEDDING_METRICS, "simulation", "cosy", *faithfulness_jobs.FAITHFULNESS_METRICS, "faithfulness"]
         unknown = [name for name in chosen if name not in known]
         if unknown or not chosen:
@@ -93,6 +100,24 @@ class Command(BaseCommand):
             )
         except (jobs.ScoringError, FoundationUnavailable) as error:
             raise CommandError(str(error)) from error
+        self.print_faithfulness(outcome)
+
+    def handle_study(self, chosen, options):
+        """People's concept vectors from a labelling study's stored answers."""
+        if options["concepts"] != "people" or options["answers"]:
+            raise CommandError("--study takes people's answers from the study: give --concepts people and no --answers")
+        metrics = list(faithfulness_jobs.FAITHFULNESS_METRICS) if "faithfulness" in chosen else chosen
+        unknown = [name for name in metrics if name not in faithfulness_jobs.FAITHFULNESS_METRICS]
+        if unknown or not metrics:
+            raise CommandError(f"--study scores faithfulness metrics only ({', '.join(faithfulness_jobs.FAITHFULNESS_METRICS)}"
+                               f" or 'faithfulness'), got {', '.join(unknown) or repr(options['metric'])}")
+        try:
+            outcome = people_concepts.score_study(options["study"], metrics=metrics, summary=options["summary"])
+        except jobs.ScoringError as error:
+            raise CommandError(str(error)) from error
+        for network, layer, probe, answers in outcome["layers"]:
+            self.stdout.write(f"# {network}/{layer} over {probe}: {answers} answers")
+        outcome["skipped"] = []
         self.print_faithfulness(outcome)
 
     def print_faithfulness(self, outcome):
