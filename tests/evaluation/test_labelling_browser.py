@@ -13,6 +13,7 @@ from explain.activations import get_activation_cache
 from explain.jobs import ensure_layer, save_top_images
 from scoring.faithfulness import METRICS, ConceptVector
 from scoring.models import MetricScore
+from tests.fakes.browser import csp_violations
 from tests.scoring.conftest import add_explanations, random_demo_layer  # noqa: F401  (a fixture)
 
 from .test_rating_page_browser import (  # noqa: F401  (browser is a fixture)
@@ -114,6 +115,7 @@ def test_a_volunteer_labels_a_study_whose_answers_become_metric_scores(live_serv
         assert "netdissect" not in page and "clip-dissect" not in page and "random" not in page.lower()
         if task_number in (1, 3):
             violations[f"task {task_number} ({size})"] = axe_violations(browser)
+        violations[f"task {task_number}: content security policy"] = csp_violations(browser)
         token = browser.find_element(By.CSS_SELECTOR, "input[name=task]").get_attribute("value")
         labeller = answer_with_keyboard if task_number == 2 else click_every_image
         answers_by_task[token] = labeller(browser, task_number)
