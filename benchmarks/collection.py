@@ -66,7 +66,8 @@ ESTIMATE_EVERY, STOP_CHECK_EVERY, POLICY_EVERY = 50, 20, 100
 # Raters working at the same time (a crowd study's workers overlap): a rater's tasks spread over many others'.
 CONCURRENT_RATERS = 20
 BOOTSTRAP_RESAMPLES = 1000
-START_NEURONS = 40  # the product's default adaptive_start_neurons
+START_NEURONS = 40  # the product's default adaptive_start_neurons (its calibration neurons, rated twice first)
+MIN_RATERS = 1  # one rater a new neuron: formula (1) with the DnD variances favours more neurons (docs/analysis.md)
 
 
 @dataclass(frozen=True)
@@ -288,11 +289,12 @@ def run_fixed(world: World, seed: int, policy: str = POLICY) -> tuple[Outcome, O
     return plain, Outcome(len(tasks), *analyse(tidy, excluded, seed), excluded, invalid)
 
 
-def run_adaptive(world: World, target: float, seed: int, policy: str = POLICY) -> Outcome:
+def run_adaptive(world: World, target: float, seed: int, policy: str = POLICY, min_raters: int = MIN_RATERS) -> Outcome:
     """The product's adaptive rule on the pool, one response at a time from the rater stream, counting
     valid responses of raters the policy keeps; raters it excludes get no more tasks."""
     pool = len(world.pool_order)
-    settings = adaptive.AdaptiveSettings(min_raters=2, max_raters=FIXED_K, target_half_width=target, draw_neurons=True)
+    settings = adaptive.AdaptiveSettings(min_raters=min_raters, max_raters=FIXED_K, target_half_width=target,
+                                         draw_neurons=True, calibration_neurons=START_NEURONS)
     order = world.pool_order.astype(float)
     load = np.zeros(pool)
     drawn = world.pool_order < START_NEURONS
@@ -359,6 +361,8 @@ def main(argv=None):
     parser.add_argument("--bots", type=float, default=0.075, help="Share of fast automated answerers.")
     parser.add_argument("--tasks-per-rater", type=int, default=10)
     parser.add_argument("--policy", default=POLICY, help="Exclusion policy (evaluation.quality syntax) of both designs.")
+    parser.add_argument("--min-raters", type=int, default=MIN_RATERS, choices=[1, 2, 3],
+                        help="The adaptive study's minimum raters per neuron (its calibration neurons get two).")
     args = parser.parse_args(argv)
     try:
         parse_policy(args.policy)
@@ -380,7 +384,8 @@ def main(argv=None):
         world = World(calibration, population, rng)
         fixed, fixed_qc = run_fixed(world, seed=study, policy=args.policy)
         # Equal half-width on the same estimand: the fixed design analysed with the same quality controls.
-        adaptive_qc = run_adaptive(world, target=fixed_qc.half_width, seed=study, policy=args.policy)
+        adaptive_qc = run_adaptive(world, target=fixed_qc.half_width, seed=study, policy=args.policy,
+                                   min_raters=args.min_raters)
         bad = {f"r{r}" for r in np.flatnonzero(world.kind != "careful")}
         rows.append({
             "fixed_responses": fixed.responses, "fixed_half_width": fixed.half_width, "fixed_ok": fixed.ranking_ok,

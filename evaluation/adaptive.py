@@ -26,6 +26,11 @@ The study's uncertainty is the largest 95% half-width over the quantities, z * s
 One more response on neuron j changes (1) to sum k^2 + 2 k_j + 1, K + 1 and adds W_jc; a new
 neuron started at the minimum m adds m^2, m and m * W_c, for m responses. The next task is the
 neuron with the largest drop of max_c V_c per response. Neurons below the minimum come first.
+
+The minimum may be 1: where neurons differ more than raters do (B_c large against W_c), one
+response on a new neuron narrows (1) more than a second on an old one. The variances and the
+raters' agreement still need repeated neurons, so the first `calibration_neurons` of the
+study's order get at least CALIBRATION_RATERS raters whatever the minimum.
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ from scipy import stats as scipy_stats
 PRIOR_RESPONSES = 4.0
 # Neurons with two or more responses needed before the variances are estimated (and a target can be met).
 MIN_NEURONS_TO_ESTIMATE = 3
+# Raters each calibration neuron gets first: the between-rater variance and rater agreement need two.
+CALIBRATION_RATERS = 2
 
 RATING_COLUMNS = ["neuron", "response", "method", "rating"]
 NEURON_COLUMNS = ["order", "load", "expected", "drawn", "available"]
@@ -61,14 +68,22 @@ class AdaptiveSettings:
     """min_raters: every drawn neuron gets this many first; max_raters: the cap per neuron;
     target_half_width: stop when every reported quantity's CI half-width is at most this;
     budget_responses: stop after this many counted responses; draw_neurons: new neurons may be
-    drawn from the study's pool when that helps more per response than another rater."""
+    drawn from the study's pool when that helps more per response than another rater;
+    calibration_neurons: the first neurons of the study's order, which get at least
+    CALIBRATION_RATERS raters first (the variances and agreement are estimated on them)."""
 
     min_raters: int = 2
     max_raters: int = 3
     target_half_width: float | None = None
     budget_responses: int | None = None
     draw_neurons: bool = False
+    calibration_neurons: int = 0
     level: float = 0.95
+
+    def floors(self, order: np.ndarray) -> np.ndarray:
+        """Raters each neuron (by its place in the study's order) gets before the rule weighs it."""
+        calibration = max(self.min_raters, min(CALIBRATION_RATERS, self.max_raters))
+        return np.where(np.asarray(order) < self.calibration_neurons, calibration, self.min_raters)
 
     @property
     def z(self) -> float:
@@ -177,14 +192,14 @@ def choose_row(order, load, expected, drawn, available, within, components: Comp
                settings: AdaptiveSettings) -> int | None:
     """choose_neuron on arrays (one entry per neuron; `within`: neuron_within rows): the row chosen, or None.
 
-    Drawn neurons below the minimum come first (fewest first, then in order). Then, once the
+    Drawn neurons below their floor (AdaptiveSettings.floors) come first (fewest first, then in order). Then, once the
     variances are estimated, the largest drop of max_c V_c per response, a new neuron (the next
     undrawn one in order) costing the minimum; before that, the next undrawn neuron, else the
     drawn one with the fewest responses.
     """
     open_ = available & (load < settings.max_raters)
     candidates = np.flatnonzero(open_ & drawn)
-    starting = candidates[load[candidates] < settings.min_raters]
+    starting = candidates[load[candidates] < settings.floors(order[candidates])]
     if len(starting):
         return int(starting[np.lexsort((order[starting], load[starting]))[0]])
     fresh = np.flatnonzero(open_ & ~drawn) if settings.draw_neurons else np.array([], dtype=int)

@@ -31,6 +31,7 @@ def adaptive_settings(study: Study) -> AdaptiveSettings:
         target_half_width=study.adaptive_target_half_width,
         budget_responses=min(budgets) if budgets else None,
         draw_neurons=study.adaptive_draw_neurons,
+        calibration_neurons=study.adaptive_start_neurons,
     )
 
 

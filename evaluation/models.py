@@ -79,7 +79,8 @@ class Study(models.Model):
         "reported intervals most; raters per neuron is then the cap (evaluation/adaptive.py, docs/analysis.md).",
     )
     adaptive_min_raters = models.PositiveIntegerField(
-        default=2, db_default=2, help_text="Adaptive: raters every neuron gets before any gets more (at least 2)."
+        default=2, db_default=2,
+        help_text="Adaptive: raters every neuron gets before any gets more (1 or more; the start neurons get at least 2).",
     )
     adaptive_target_half_width = models.FloatField(
         null=True, blank=True,

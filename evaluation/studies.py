@@ -11,7 +11,7 @@ from django.db import transaction
 from explain.lookups import named
 from explain.models import Explanation, Method, Network, Neuron, TopImage
 
-from .adaptive import MIN_NEURONS_TO_ESTIMATE
+from .adaptive import CALIBRATION_RATERS, MIN_NEURONS_TO_ESTIMATE
 from .checks import build_check
 from .errors import StudyError
 from .exclusions import checked_policy_text
@@ -34,11 +34,14 @@ class AdaptivePlan:
     start_neurons: int = 40
 
     def check(self, raters_per_neuron: int) -> None:
-        if not 2 <= self.min_raters <= raters_per_neuron:
+        if not 1 <= self.min_raters <= raters_per_neuron:
             raise StudyError(
-                f"adaptive collection: the minimum raters per neuron must be from 2 (the between-rater variance needs "
-                f"two) to the raters per neuron ({raters_per_neuron}), got {self.min_raters}"
+                f"adaptive collection: the minimum raters per neuron must be from 1 to the raters per neuron "
+                f"({raters_per_neuron}), got {self.min_raters}"
             )
+        if raters_per_neuron < CALIBRATION_RATERS:
+            raise StudyError(f"adaptive collection needs at least {CALIBRATION_RATERS} raters per neuron (the cap): "
+                             f"the between-rater variance is estimated on neurons rated twice")
         if self.target_half_width is None and self.budget_responses is None and self.budget_money is None:
             raise StudyError("adaptive collection needs a target CI half-width or a budget cap to stop at")
         if self.target_half_width is not None and not self.target_half_width > 0:

@@ -73,6 +73,22 @@ def test_drawn_neurons_below_the_minimum_come_first_fewest_first():
     assert choose_neuron(table, components(1.0, 1.0), AdaptiveSettings(min_raters=2, max_raters=3)) == 3
 
 
+def test_with_a_minimum_of_one_the_calibration_neurons_still_get_two_raters_first():
+    # Neuron 1 (order 0) is a calibration neuron with one response; neuron 2 (order 1) is not.
+    table = neurons([(1, 0, 1, 1, True, True), (2, 1, 1, 1, True, True), (3, 2, 0, 0, True, True)])
+    settings = AdaptiveSettings(min_raters=1, max_raters=3, calibration_neurons=1)
+    assert list(settings.floors(np.array([0, 1, 2]))) == [2, 1, 1]
+    assert choose_neuron(table, None, settings) == 3  # below the minimum of one: first
+    table.loc[3, ["load", "expected"]] = 1
+    assert choose_neuron(table, None, settings) == 1  # the calibration neuron's second rater next
+
+
+def test_with_a_minimum_of_one_a_new_neuron_beats_a_second_rater_when_neurons_vary():
+    table = neurons([(1, 0, 2, 2, True, True), (2, 1, 1, 1, True, True), (3, 2, 0, 0, False, True)])
+    settings = AdaptiveSettings(min_raters=1, max_raters=3, draw_neurons=True, calibration_neurons=1)
+    assert choose_neuron(table, components(between=1.3, within=0.8), settings) == 3
+
+
 def test_a_new_neuron_is_drawn_when_neurons_vary_more_than_raters():
     table = neurons([(1, 0, 2, 2, True, True), (2, 1, 2, 2, True, True), (3, 2, 0, 0, False, True)])
     settings = AdaptiveSettings(min_raters=2, max_raters=3, draw_neurons=True)

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from evaluation.collection import counted_ratings, policy_excluded_raters
-from evaluation.models import Assignment, CollectionStop, Response
+from evaluation.models import Assignment, CollectionStop, Response, Study
 from evaluation.services import (
     AdaptivePlan,
     NothingLeft,
@@ -118,12 +118,16 @@ def test_concurrent_raters_stop_at_the_target_half_width_and_the_stop_is_recorde
 
 
 @pytest.mark.django_db
-def test_an_adaptive_study_needs_a_way_to_stop_and_two_raters_to_start(explained_network):
+def test_an_adaptive_study_needs_a_way_to_stop_a_minimum_of_one_and_a_cap_of_two(explained_network):
     with pytest.raises(StudyError, match="target CI half-width or a budget"):
         create_study("no-stop", network=explained_network, methods=METHOD_NAMES, per_layer=2, adaptive=AdaptivePlan())
-    with pytest.raises(StudyError, match="minimum raters per neuron must be from 2"):
-        create_study("one", network=explained_network, methods=METHOD_NAMES, per_layer=2,
+    with pytest.raises(StudyError, match="minimum raters per neuron must be from 1 to the raters per neuron"):
+        create_study("none", network=explained_network, methods=METHOD_NAMES, per_layer=2,
+                     adaptive=AdaptivePlan(min_raters=0, budget_responses=10))
+    with pytest.raises(StudyError, match="at least 2 raters per neuron"):
+        create_study("single", network=explained_network, methods=METHOD_NAMES, per_layer=2, raters_per_neuron=1,
                      adaptive=AdaptivePlan(min_raters=1, budget_responses=10))
+    assert not Study.objects.exists()
 
 
 def neuron_driven_answer(assignment):

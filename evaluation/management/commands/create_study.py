@@ -56,7 +56,9 @@ class Command(BaseCommand):
         )
         adaptive = parser.add_argument_group("adaptive collection (docs/analysis.md); --raters is then the cap")
         adaptive.add_argument("--adaptive", action="store_true", help="Collect adaptively instead of K raters everywhere.")
-        adaptive.add_argument("--min-raters", type=int, default=2, help="Raters every neuron gets first (default 2).")
+        adaptive.add_argument("--min-raters", type=int, default=2,
+                              help="Raters every neuron gets first (default 2; 1 spreads answers over more neurons, "
+                              "the start neurons still get two).")
         adaptive.add_argument("--target-half-width", type=float, default=None,
                               help="Stop when every method mean and difference has a 95%% CI half-width at most this.")
         adaptive.add_argument("--budget-responses", type=int, default=None, help="Stop after this many responses.")
