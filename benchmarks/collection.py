@@ -9,8 +9,8 @@ estimated with the product's evaluation.adaptive functions) and on the reference
 
   fixed     K = 3 raters on 200 neurons a layer of 4 layers (2,400 responses), analysed as the reference
             does: valid responses (best-choice rule), no quality controls.
-  adaptive  the product's adaptive rule (evaluation.adaptive.choose_row / stop_decision): 2 raters a neuron
-            first, cap 3, new neurons drawn from 256 a layer when that narrows the intervals more per
+  adaptive  the product's adaptive rule (evaluation.adaptive.choose_row / stop_decision): 1 rater a neuron
+            first (2 on the 40 start neurons; --min-raters), cap 3, new neurons drawn from 256 a layer when that narrows the intervals more per
             response, the counted responses being those that pass the validity rule and the quality policy
             (evaluation.quality.rater_signals / apply_policy, POLICY below); raters the policy excludes get
             no more tasks. It stops at the fixed design's own CI half-width (the target) in that world.
