@@ -270,6 +270,11 @@ SPECTACULAR_SETTINGS = {
         "StudyStatusEnum": "evaluation.models.Study.Status",
         "JobStatusEnum": "explain.models.Job.Status",
         "ResponseSourceEnum": "evaluation.models.Response.Source",
+        # Several models have a `kind`: each enum gets its own name (check --deploy warns otherwise).
+        "StudyKindEnum": "evaluation.models.Study.Kind",
+        "RaterKindEnum": "evaluation.models.Rater.Kind",
+        "ProbeDatasetKindEnum": "explain.models.ProbeDataset.Kind",
+        "MethodKindEnum": "explain.models.Method.Kind",
     },
 }
 # Server folders the API may import probing sets from (":"-separated); nothing else on the server is read.

@@ -4,7 +4,6 @@ import re
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from evaluation.services import create_study
@@ -12,7 +11,7 @@ from tests.evaluation.conftest import METHOD_NAMES, build_explained_network
 
 
 @pytest.mark.django_db
-def test_demo_reuses_an_existing_study_and_prints_links_and_login(settings, tmp_path):
+def test_demo_reuses_an_existing_study_and_prints_links_and_login(client, settings, tmp_path):
     settings.VAR_DIR = tmp_path  # where the demo keeps the researcher password
     create_study("demo", network=build_explained_network(), methods=METHOD_NAMES, per_layer=3)
     first, second = StringIO(), StringIO()
@@ -23,5 +22,6 @@ def test_demo_reuses_an_existing_study_and_prints_links_and_login(settings, tmp_
     assert "Reusing study 'demo' (6 neurons)" in second.getvalue()
     password = re.search(r"login 'researcher', password '([^']+)'", first.getvalue()).group(1)
     assert password in second.getvalue()
-    assert authenticate(username="researcher", password=password) is not None
+    signed_in = client.post("/accounts/login/", {"username": "researcher", "password": password})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/studies/"
     assert (tmp_path / "demo-researcher-password.txt").read_text().strip() == password
