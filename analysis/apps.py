@@ -10,7 +10,7 @@ class AnalysisConfig(AppConfig):
 
         from analysis import labelling_answers, panels, report_cache
         from evaluation.panels import register_panel
-        from scoring.people_concepts import install_study_answer_reader
+        from scoring.answer_reader import install_study_answer_reader
 
         request_started.connect(report_cache.on_request_started, dispatch_uid="analysis-report-request-started")
         request_finished.connect(report_cache.on_request_finished, dispatch_uid="analysis-report-request-finished")

@@ -3,7 +3,7 @@
 Answers arrive as a CSV (one row per rater x explanation x image): columns `method`, `unit`, `image` (the
 probing image's index in its set), `answer` (yes/no, true/false, 1/0), optional `rater`, `rank` (default 1) and
 `sample` (top / random: whether the image was one of the unit's top images or a random one). A labelling study
-(evaluation.labelling) stores such answers; `score_study` reads them through the reader analysis installs.
+(evaluation.labelling) stores such answers; `score_study` reads them through the reader analysis installs (scoring.answer_reader).
 Each explanation is scored only on the images people were asked about; which images those were (a unit's
 top images, random ones, or a mix) shapes the scores as the sampling of the sanity checks does, so it is
 stored with every score.
@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
+from .answer_reader import read_study_answers
 from .concept_vectors import concept_from_answers, rows_answered
 from .faithfulness import METRICS
 from .faithfulness_jobs import layer_activations, metric_key
@@ -65,26 +66,13 @@ def checked_answers(numbered_rows, where: str) -> list[dict]:
     return rows
 
 
-# Who reads a labelling study's answers. Scoring cannot import evaluation (they are siblings); the app above
-# both (analysis) installs the reader when Django starts: study name -> rows of the answers CSV's columns plus
-# network, layer and probe.
-_study_answer_reader: Callable[[str], list[dict]] | None = None
-
-
-def install_study_answer_reader(reader: Callable[[str], list[dict]]) -> None:
-    global _study_answer_reader
-    _study_answer_reader = reader
-
-
 def score_study(study: str, *, metrics: Sequence[str] = tuple(METRICS), summary: str = "mean") -> dict:
     """Score every explanation a labelling study's raters answered about, layer by layer, all or nothing;
     returns {"means": {metric key: {method: mean}}, "layers": [(network, layer, probe, answers)]}."""
     from django.db import transaction
 
-    if _study_answer_reader is None:
-        raise ScoringError("no reader of study answers is installed (the analysis app installs it; is it in INSTALLED_APPS?)")
     groups = defaultdict(list)
-    for row in _study_answer_reader(study):
+    for row in read_study_answers(study):
         if row.get("rank") in ("", None):
             raise ScoringError(f"study {study}: response {row['response']} answered a description whose explanation "
                                "was deleted; it cannot be matched to activations")

@@ -12,8 +12,6 @@ from rest_framework.response import Response
 from explain.importers import ImportFileError, import_explanations
 from explain.jobs import JobError, create_job, load_methods
 from explain.models import Explanation, Job, Method, Network, ProbeDataset
-from explain.network_services import add_network
-from explain.networks import NetworkError
 from explain.probes import ProbeImportError, import_broden_folder, import_image_folder
 
 from .. import filters, serializers
@@ -36,6 +34,10 @@ class NetworkViewSet(ByNameViewSet):
         return idempotent(request, lambda: self._add(request))
 
     def _add(self, request):
+        # Imported here, as explain.jobs does: they load torch, which every web worker would otherwise pay at start-up.
+        from explain.network_services import add_network
+        from explain.networks import NetworkError
+
         options = validated(serializers.NetworkCreateSerializer, request.data)
         weights = options["weights"].strip()
         if weights and not weights.startswith(("random:", "torchvision:")):
