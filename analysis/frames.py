@@ -23,7 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 from evaluation.exclusions import excluded_response_reasons
-from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod
+from evaluation.models import Rater, Rating, Response, Study, StudyItem, StudyMethod, rater_name
 from evaluation.quality import PolicyOutcome, apply_policy, parse_policy, rater_signals
 from evaluation.rater_scores import check_answers
 from explain.models import Layer, Method
@@ -150,9 +150,7 @@ def ratings_frame(study, include_invalid: bool = True, include_unverified: bool 
         columns=["pk", "item_id", "position", "rating"],
     )
 
-    raters["rater"] = raters["rater_external_id"].where(
-        raters["rater_external_id"] != "", "rater-" + raters["rater_id"].astype(str)
-    )
+    raters["rater"] = [rater_name(pk, external) for pk, external in zip(raters["rater_id"], raters["rater_external_id"])]
     responses["response_id"] = responses["external_id"].where(responses["external_id"] != "", responses["pk"].astype(str))
     responses = responses.merge(raters[["rater_id", "rater"]], on="rater_id", how="left")
     frame = ratings.merge(responses, on="pk", how="inner").merge(items, on="item_id", how="left")

@@ -11,6 +11,7 @@ from analysis.plots import IMAGE_FORMATS, PLOT_NAMES
 from analysis.report import FILE_EXTENSIONS, RESULT_TABLES
 from analysis.report_cache import request_refresh, stored_artifact, stored_report, throttle_seconds
 from analysis.tables import FORMATS
+from evaluation.rater_scores import rater_label
 
 _ALT_TEXT = {
     "mean_rating": "Mean rating per method with 95% CI, overall and per layer",
@@ -76,7 +77,7 @@ def rater_panel(request, rater) -> str:
     study = rater.study
     report, status = results_state(study)
     rows = json.loads(stored_artifact(study, "raters.json") or b"[]") if report and report.computed_at else []
-    name = rater.external_id or f"rater-{rater.pk}"
+    name = rater_label(rater)
     row = next((r for r in rows if r.get("rater") == name), None)
     return render_to_string("analysis/_rater_panel.html", {"rater": rater, "row": row, "report": report, "status": status},
                             request=request)

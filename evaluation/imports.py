@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from explain.models import Layer, Method, Network, Neuron
 
-from .models import Rater, Rating, Response, Study, StudyItem, StudyMethod, StudyNeuron
+from .models import Rater, Rating, Response, Study, StudyItem, StudyMethod, StudyNeuron, rater_name
 from .validation import RATING_MAX, RATING_MIN, validate_response
 
 MAX_PROBLEMS_SHOWN = 10
@@ -282,7 +282,7 @@ def _resolve_items(study, responses, create, problems, created) -> dict:
 def _rater_names(study):
     """A rater's name in a tidy file (external id, else rater-<pk>) -> its pk."""
     return {
-        external_id or f"rater-{pk}": pk
+        rater_name(pk, external_id): pk
         for pk, external_id in Rater.objects.filter(study=study).order_by("pk").values_list("pk", "external_id")
     }
 

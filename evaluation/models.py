@@ -210,6 +210,12 @@ class StudyItem(models.Model):
         constraints = [models.UniqueConstraint(fields=["study_neuron", "method"], name="unique_item_per_method")]
 
 
+def rater_name(pk: int, external_id: str) -> str:
+    """How tables, files and quality signals name a rater: its external id (worker, participant, imported id),
+    else rater-<pk>."""
+    return external_id or f"rater-{pk}"
+
+
 class Rater(models.Model):
     class Kind(models.TextChoices):
         INVITED = "invited", "Invited (personal link)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .models import Rater, Rating, Response, Study
+from .models import Rater, Rating, Response, Study, rater_name
 from .quality import PolicyOutcome, apply_policy, parse_policy, rater_signals
 
 QUALITY_INPUT_COLUMNS = ["response_id", "rater", "layer", "unit", "method", "rating", "position", "best", "is_valid",
@@ -16,11 +16,11 @@ QUALITY_INPUT_COLUMNS = ["response_id", "rater", "layer", "unit", "method", "rat
 
 
 def rater_label(rater: Rater) -> str:
-    return rater.external_id or f"rater-{rater.pk}"
+    return rater_name(rater.pk, rater.external_id)
 
 
 def _labels(study: Study) -> dict[int, str]:
-    return {pk: external or f"rater-{pk}" for pk, external in Rater.objects.filter(study=study).values_list("pk", "external_id")}
+    return {pk: rater_name(pk, external) for pk, external in Rater.objects.filter(study=study).values_list("pk", "external_id")}
 
 
 def check_answers(study: Study, include_unverified: bool = False) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from typing import Iterator
 from django.db.models import F
 
 from .csv_cells import safe_csv_writer
-from .models import Rating, Study
+from .models import Rating, Study, rater_name
 
 REQUIRED_COLUMNS = [
     "response_id", "rater", "network", "layer", "unit", "method", "rating", "best", "uninterpretable", "none_fit",
@@ -56,7 +56,7 @@ def tidy_rating_rows(study: Study) -> Iterator[list[str]]:
          uninterpretable, none_fit, position, submitted_at, seconds, visible_seconds, source, is_valid, invalid_reason,
          text) in ratings.iterator(chunk_size=10000):
         yield [
-            response_external or str(response_pk), rater_external or f"rater-{rater_pk}", network, layer, str(unit),
+            response_external or str(response_pk), rater_name(rater_pk, rater_external), network, layer, str(unit),
             method, str(value), _flag(item_id == best_item_id) if study.ask_best else "", _flag(uninterpretable),
             _flag(none_fit), "" if position is None else str(position), submitted_at.isoformat(), _seconds(seconds),
             _seconds(visible_seconds), source,
