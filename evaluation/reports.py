@@ -20,17 +20,19 @@ def study_data_version(study: Study) -> str:
     """A fingerprint of the study's answers, exclusions and exclusion policy: changes whenever one of them does.
 
     Responses are never edited in place (the admin shows them read only): new ones
-    raise the count and the last id, deleted ones lower the count. Exclusions change
-    by being added or lifted.
+    raise the count and the last id, deleted ones lower the count; the one change a
+    stored answer sees, a crowd provider confirming it (Response.verified), raises the
+    verified count. Exclusions change by being added or lifted.
     """
-    responses = Response.objects.filter(study=study).aggregate(n=Count("pk"), last=Max("pk"))
+    responses = Response.objects.filter(study=study).aggregate(
+        n=Count("pk"), last=Max("pk"), verified=Count("pk", filter=Q(verified=True)))
     exclusions = Exclusion.objects.filter(study=study).aggregate(
         n=Count("pk"), last=Max("pk"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
     )
     last_lifted = exclusions["last_lifted"].isoformat() if exclusions["last_lifted"] else ""
     policy = hashlib.sha256(study.exclusion_policy.encode()).hexdigest()[:12] if study.exclusion_policy else ""
-    return (f"r{responses['n']}-{responses['last']}|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-"
-            f"{last_lifted}|p{policy}")
+    return (f"r{responses['n']}-{responses['last']}-{responses['verified']}"
+            f"|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-{last_lifted}|p{policy}")
 
 
 def study_progress(study: Study) -> dict:

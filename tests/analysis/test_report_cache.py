@@ -60,6 +60,21 @@ def test_report_is_recomputed_only_when_responses_or_exclusions_change(researche
     assert computed_at(toy_study) == second
 
 
+def test_a_crowd_answer_confirmed_after_it_was_stored_refreshes_the_report(researcher, toy_study):
+    """Unverified answers are left out of the tables; the provider's confirmation (an update of the stored row,
+    no new row) is a change of the study's data like a new answer."""
+    unconfirmed = Response.objects.filter(study=toy_study).first()
+    Response.objects.filter(pk=unconfirmed.pk).update(verified=False)
+    study_page(researcher, toy_study)
+    first = computed_at(toy_study)
+    before = json.loads(researcher.get(f"/analysis/studies/{toy_study.name}/comparison.json").content)
+    Response.objects.filter(pk=unconfirmed.pk).update(verified=True)  # what MTurk's harvest does
+    assert "New data: recomputing now" in study_page(researcher, toy_study)
+    assert computed_at(toy_study) > first
+    after = json.loads(researcher.get(f"/analysis/studies/{toy_study.name}/comparison.json").content)
+    assert after != before
+
+
 def test_refreshes_are_throttled(researcher, toy_study, settings):
     study_page(researcher, toy_study)
     first = computed_at(toy_study)
