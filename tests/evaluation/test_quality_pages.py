@@ -61,6 +61,21 @@ def test_study_page_lists_scores_and_what_the_policy_leaves_out(browser, rated):
     assert 'value="straight_line_rate &gt;= 0.5 or check_pass_rate &lt; 0.8"' in html
 
 
+def test_study_pages_rater_table_follows_new_answers_exclusions_and_policy(browser, rated):
+    """The table is rendered once per change of the study's data and kept; a change shows on the next view."""
+    study, careful, straight = rated
+    url = reverse("evaluation:study_detail", args=[study.name])
+    row = lambda html, rater: html.split('class="data rater-quality"')[1].split(f'/raters/{rater.pk}/">')[1].split("</tr>")[0]
+    first = browser.get(url).content.decode()
+    assert "<td>3</td>" in row(first, careful) and row(first, straight).endswith('<td class="policy-verdict">kept</td>')
+    table = lambda html: html.split('class="data rater-quality"')[1].split("</table>")[0]
+    assert table(browser.get(url).content.decode()) == table(first)  # nothing changed: the same table
+    browser.post(reverse("evaluation:study_policy", args=[study.name]), {"exclusion_policy": "straight_line_rate >= 0.5"})
+    assert "left out: straight_line_rate &gt;= 0.5" in row(browser.get(url).content.decode(), straight)
+    play(careful, values=(5, 3, 1))
+    assert "<td>4</td>" in row(browser.get(url).content.decode(), careful)
+
+
 def test_a_bad_policy_is_refused_with_the_rule_named_and_the_old_one_kept(browser, rated):
     study, _, _ = rated
     set_exclusion_policy(study, "invalid_rate > 0.5")
