@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from evaluation.models import Rater
 from evaluation.permissions import can_change_study, can_view_study, studies_visible_to
-from evaluation.services import create_study
+from evaluation.services import create_study, invite_raters
 
 from .conftest import METHOD_NAMES
 
@@ -100,3 +100,34 @@ def test_owner_and_collaborator_can_invite(alice, bob, bobs_study):
     bobs_study.collaborators.add(alice)
     assert logged_in(alice).post(reverse("evaluation:study_invite", args=["bobs"]), {"count": "2"}).status_code == 302
     assert Rater.objects.filter(study=bobs_study).count() == 3
+
+
+@pytest.mark.parametrize("role", ["collaborator", "superuser"])
+def test_collaborators_and_superusers_see_and_change_every_page_of_the_study(alice, bob, bobs_study, role):
+    from evaluation.models import Exclusion, Study
+
+    from .test_researcher_pages import play
+
+    helper = alice if role == "collaborator" else User.objects.create_superuser("root", "root@example.org", "pw-for-tests")
+    if role == "collaborator":
+        bobs_study.collaborators.add(alice)
+    client = logged_in(helper)
+    rater = invite_raters(bobs_study, 1)[0]
+    play(rater)
+    neuron = rater.responses.get().study_neuron.neuron
+    name = bobs_study.name
+    for url in [reverse("evaluation:study_detail", args=[name]), reverse("evaluation:study_progress", args=[name]),
+                reverse("evaluation:study_preview", args=[name]), reverse("evaluation:rater_detail", args=[name, rater.pk]),
+                reverse("evaluation:neuron_detail", args=[name, neuron.layer.name, neuron.unit]),
+                reverse("evaluation:study_responses_csv", args=[name])]:
+        assert client.get(url).status_code == 200, url
+    lookup = client.get(reverse("evaluation:neuron_lookup", args=[name]), {"layer": neuron.layer.name, "unit": neuron.unit})
+    assert lookup["Location"] == reverse("evaluation:neuron_detail", args=[name, neuron.layer.name, neuron.unit])
+    client.post(reverse("evaluation:study_status", args=[name]), {"status": "paused"})
+    client.post(reverse("evaluation:study_exclusion", args=[name]), {"target": f"rater:{rater.pk}", "action": "exclude",
+                                                                     "reason": "checked by a colleague"})
+    client.post(reverse("evaluation:study_policy", args=[name]), {"exclusion_policy": "invalid_rate > 0.5"})
+    client.post(reverse("evaluation:study_open_link", args=[name]))
+    bobs_study.refresh_from_db()
+    assert bobs_study.status == Study.Status.PAUSED and bobs_study.exclusion_policy == "invalid_rate > 0.5"
+    assert bobs_study.open_link_token and Exclusion.objects.get(study=bobs_study).created_by == helper

@@ -191,6 +191,7 @@ WORKSPACE_PAGES = [
     ("evaluation:neuron_lookup", "GET", lambda s, r, n: [s.name]),
     ("evaluation:study_status", "POST", lambda s, r, n: [s.name]),
     ("evaluation:study_exclusion", "POST", lambda s, r, n: [s.name]),
+    ("evaluation:study_policy", "POST", lambda s, r, n: [s.name]),
 ]
 
 
@@ -203,11 +204,12 @@ def test_another_researchers_workspace_pages_are_404_and_change_nothing(owned_st
     intruder.force_login(User.objects.create_user("intruder", password="pw-for-tests"))
     url = reverse(name, args=args(owned_study, rater, neuron))
     data = {"status": "closed", "target": f"rater:{rater.pk}", "action": "exclude", "reason": "mine now",
-            "layer": neuron.layer.name, "unit": neuron.unit}
+            "layer": neuron.layer.name, "unit": neuron.unit, "exclusion_policy": "invalid_rate > 0"}
     response = intruder.get(url, data) if method == "GET" else intruder.post(url, data)
     assert response.status_code == 404
     owned_study.refresh_from_db()
     assert owned_study.status == Study.Status.OPEN and not Exclusion.objects.exists()
+    assert owned_study.exclusion_policy == ""
 
 
 def test_the_study_page_says_how_an_adaptive_study_collects_and_why_it_stopped(browser, explained_network, owner):
