@@ -18,7 +18,7 @@ from evaluation.csv_cells import safe_csv_writer
 from evaluation.models import Rater, Study
 from evaluation.models import Response as RatingResponse
 from evaluation.ratings_table import TIDY_COLUMNS, tidy_rating_rows
-from evaluation.services import StudyError, create_study, invite_raters, study_progress
+from evaluation.services import StudyError, change_status, create_study, invite_raters, study_progress
 
 from .. import filters, serializers
 from ..idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -67,7 +67,7 @@ class StudyListView(generics.ListAPIView):
 
 
 class StudyDetailView(APIView):
-    """One study; PATCH changes its status (draft, open, closed)."""
+    """One study; PATCH moves it along its life cycle (draft -> open <-> paused -> closed), as the study page does."""
 
     serializer_class = serializers.StudySerializer
 
@@ -78,8 +78,8 @@ class StudyDetailView(APIView):
     @extend_schema(request=serializers.StudyStatusSerializer, responses={200: serializers.StudySerializer})
     def patch(self, request, name):
         study = study_for(request, name, change=True)
-        study.status = validated(serializers.StudyStatusSerializer, request.data)["status"]
-        study.save(update_fields=["status"])
+        with refused_as(StudyError, "status-refused", field="status"):
+            change_status(study, validated(serializers.StudyStatusSerializer, request.data)["status"])
         return Response(serializers.StudySerializer(_with_counts(Study.objects.filter(pk=study.pk)).get()).data)
 
 

@@ -65,6 +65,20 @@ def test_study_is_created_with_create_studys_checks_and_owned_by_its_creator(api
     assert api.patch("/api/v1/studies/s1/", {"status": "gone"}, format="json").status_code == 400
 
 
+def test_status_changes_follow_the_life_cycle(api, researcher, explained_network):
+    body = {"name": "cycle", "network": "tiny-cnn", "methods": ["netdissect", "shuffled-control"], "per_layer": 1,
+            "status": "draft"}
+    assert api.post("/api/v1/studies/", body, format="json").status_code == 201
+    move = lambda status: api.patch("/api/v1/studies/cycle/", {"status": status}, format="json")
+    refused = move("paused")
+    assert refused.status_code == 422 and refused.json()["detail"] == "a draft study cannot be paused"
+    assert [move(status).json()["status"] for status in ("open", "paused", "open", "closed")] == [
+        "open", "paused", "open", "closed"]
+    for status in ("open", "draft", "paused"):
+        assert move(status).json()["detail"] == f"a closed study cannot be {status}"  # closed is final
+    assert Study.objects.get(name="cycle").status == "closed"
+
+
 def test_idempotency_key_replays_a_create_and_refuses_another_body(api, researcher, explained_network):
     body = {"name": "once", "network": "tiny-cnn", "methods": ["netdissect", "shuffled-control"], "per_layer": 1}
     first = api.post("/api/v1/studies/", body, format="json", HTTP_IDEMPOTENCY_KEY="create-once")
