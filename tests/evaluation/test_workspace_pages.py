@@ -9,6 +9,7 @@ from django.urls import reverse
 from evaluation.adaptive import Stop
 from evaluation.collection import record_stop
 from evaluation.models import Exclusion, Rater, Response, Study
+from evaluation import services
 from evaluation.services import AdaptivePlan, create_study, invite_raters
 
 from .conftest import METHOD_NAMES
@@ -98,10 +99,21 @@ def test_life_cycle_draft_open_paused_closed(browser, explained_network, owner):
         study.refresh_from_db()
         return study.status
 
+    def buttons():
+        page = browser.get(reverse("evaluation:study_detail", args=["cycle"])).content.decode()
+        return re.findall(r'<button type="submit" name="to" value="(\w+)">', page)
+
+    assert buttons() == ["open", "closed"]
+
     assert move("paused") == "draft"  # a draft cannot be paused
     assert move("open") == "open"
     assert Client().get(task_url).status_code == 200
+    assert buttons() == ["paused", "closed"]
+    services.enable_open_link(study)
+    join = reverse("evaluation:open_link", args=[study.open_link_token])
     assert move("paused") == "paused"
+    assert buttons() == ["open", "closed"]
+    assert "This study is paused" in Client().get(join).content.decode()  # volunteers are told so too
     paused = Client().get(reverse("evaluation:rater_home", args=[rater.token]))
     assert paused.status_code == 200 and "This study is paused" in paused.content.decode()
     assert "come back later" in paused.content.decode() and "It has closed" not in paused.content.decode()
@@ -109,6 +121,7 @@ def test_life_cycle_draft_open_paused_closed(browser, explained_network, owner):
     assert move("open") == "open"
     assert move("closed") == "closed"
     assert move("open") == "closed"  # closed is final
+    assert buttons() == []
     assert "It has closed" in Client().get(task_url).content.decode()
 
 
