@@ -79,6 +79,12 @@ class StudyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
 
+    def get_deleted_objects(self, objs, request):
+        # A study's frozen contents, tasks and answers go with it; on their own they are read only (no delete
+        # permission), which would otherwise refuse every study deletion.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed - _read_only_names(), protected
+
     @admin.action(description="Invite 3 raters (shows their links)")
     def invite_three_raters(self, request, queryset):
         for study in queryset:
@@ -182,8 +188,7 @@ class ExclusionAdmin(ReadOnlyAdmin):
     readonly_fields = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_by", "lifted_at"]
 
 
-# Internal rows: what a study froze at creation and how tasks were handed out. Read only, grouped
-# under "Internal" in their names so the admin index keeps them apart from what researchers manage.
+# Internal rows: what a study froze at creation and how tasks were handed out. Read only: the services write them.
 
 
 @admin.register(StudyNeuron)
@@ -212,3 +217,9 @@ class AssignmentAdmin(ReadOnlyAdmin):
 @admin.register(Slot)
 class SlotAdmin(ReadOnlyAdmin):
     list_display = ["assignment", "position", "item"]
+
+
+def _read_only_names() -> set[str]:
+    """The verbose names of the models this admin shows read only (as get_deleted_objects lists them)."""
+    return {str(model._meta.verbose_name) for model, model_admin in admin.site._registry.items()
+            if isinstance(model_admin, ReadOnlyAdmin)}

@@ -57,6 +57,11 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ("status", "kind")
     readonly_fields = ("created_at", "started_at", "finished_at")
 
+    def get_deleted_objects(self, objs, request):
+        # A job's chunks go with it (on their own they are read only, which would otherwise refuse the deletion).
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed - {str(JobChunk._meta.verbose_name)}, protected
+
 
 @admin.register(Explanation)
 class ExplanationAdmin(admin.ModelAdmin):
@@ -69,10 +74,19 @@ class ExplanationAdmin(admin.ModelAdmin):
 
 @admin.register(JobChunk)
 class JobChunkAdmin(admin.ModelAdmin):
+    """Written by the job runner and its workers (claims, attempts, progress): shown, never edited by hand."""
+
     list_display = ("job", "index", "status", "attempts", "worker", "started_at", "finished_at")
     list_filter = ("status",)
-    raw_id_fields = ("job",)
-    readonly_fields = ("started_at", "finished_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(FewShotExample)

@@ -144,6 +144,26 @@ def test_admin_shows_answers_read_only_and_sends_new_studies_to_the_builder(rese
 
 
 @pytest.mark.django_db
+def test_a_superuser_deletes_an_unanswered_study_with_its_read_only_rows_but_never_answers(researcher, small_study, rater):
+    from evaluation.models import Study, StudyNeuron
+    from evaluation.services import create_study
+
+    from .conftest import METHOD_NAMES
+
+    mistake = create_study("mistake", network=small_study.network, methods=METHOD_NAMES, per_layer=1, status="draft")
+    page = researcher.get(f"/admin/evaluation/study/{mistake.pk}/delete/").content.decode()
+    assert "permission to delete" not in page and "Are you sure" in page
+    assert researcher.post(f"/admin/evaluation/study/{mistake.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert list(Study.objects.values_list("name", flat=True)) == ["small"]
+    assert not StudyNeuron.objects.filter(study__name="mistake").exists()
+    play(rater)
+    refused = researcher.get(f"/admin/evaluation/study/{small_study.pk}/delete/").content.decode()
+    assert "Cannot delete study" in refused and "Response object" in refused  # answers are protected
+    researcher.post(f"/admin/evaluation/study/{small_study.pk}/delete/", {"post": "yes"})
+    assert Study.objects.filter(name="small").exists() and Response.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_study_page_queries_do_not_grow_with_the_number_of_raters(researcher, small_study):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -33,3 +33,20 @@ def test_few_shot_examples_are_added_in_the_admin(client):
     response = client.post("/admin/explain/fewshotexample/add/", {"layer": layer.pk, "unit": 3, "kind": "caption", "explanation": "red squares", "note": ""})
     assert response.status_code == 302
     assert FewShotExample.objects.get().explanation == "red squares"
+
+
+@pytest.mark.django_db
+def test_job_chunks_are_shown_read_only_and_go_with_their_job(client):
+    from explain.models import JobChunk
+
+    client.force_login(User.objects.create_superuser("admin", "a@example.org", "pw"))
+    job = Job.objects.create(kind="explain")
+    chunk = JobChunk.objects.create(job=job, index=0, units=[0, 1], status=JobChunk.Status.RUNNING, worker="gpu-1")
+    page = client.get(f"/admin/explain/jobchunk/{chunk.pk}/change/").content.decode()
+    assert "gpu-1" in page and 'name="status"' not in page and 'name="_save"' not in page
+    assert client.post(f"/admin/explain/jobchunk/{chunk.pk}/change/", {"status": "succeeded"}).status_code == 403
+    assert client.get("/admin/explain/jobchunk/add/").status_code == 403
+    chunk.refresh_from_db()
+    assert chunk.status == JobChunk.Status.RUNNING
+    assert client.post(f"/admin/explain/job/{job.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Job.objects.exists() and not JobChunk.objects.exists()
