@@ -184,6 +184,28 @@ def test_exclude_and_include_a_rater_from_the_rater_page(browser, owner, owned_s
     assert Response.objects.count() == 1
 
 
+def test_exclude_and_include_one_response_from_the_neuron_page(browser, owner, owned_study):
+    from evaluation.services import excluded_response_reasons
+
+    first, second = invite_raters(owned_study, 2)
+    play(first)
+    response = Response.objects.get(rater=first)
+    neuron = response.study_neuron.neuron
+    page_url = reverse("evaluation:neuron_detail", args=["owned", neuron.layer.name, neuron.unit])
+    assert f'name="target" value="response:{response.pk}"' in browser.get(page_url).content.decode()
+    done = browser.post(reverse("evaluation:study_exclusion", args=["owned"]),
+                        {"target": f"response:{response.pk}", "action": "exclude", "reason": "clicked through",
+                         "next": page_url})
+    assert done.status_code == 302 and done["Location"] == page_url
+    assert "excluded (response excluded: clicked through)" in browser.get(page_url).content.decode()
+    assert excluded_response_reasons(owned_study) == {response.pk: "response excluded: clicked through"}
+    browser.post(reverse("evaluation:study_exclusion", args=["owned"]),
+                 {"target": f"response:{response.pk}", "action": "include", "next": page_url})
+    assert excluded_response_reasons(owned_study) == {}
+    exclusion = Exclusion.objects.get()  # kept as data, lifted, never deleted
+    assert exclusion.reason == "clicked through" and exclusion.lifted_by == owner and Response.objects.count() == 1
+
+
 def test_exclusion_requests_that_name_nothing_of_this_study_are_refused(browser, owned_study, explained_network):
     other = create_study("other", network=explained_network, methods=METHOD_NAMES, per_layer=1)
     stranger = invite_raters(other, 1)[0]
