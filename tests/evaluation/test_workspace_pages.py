@@ -151,6 +151,23 @@ def test_progress_fragment_moves_with_new_responses(browser, owned_study):
     assert "<strong>1 / 1</strong>" in browser.get(url).content.decode()
 
 
+def test_study_and_rater_pages_show_time_on_task_when_it_was_recorded(browser, owned_study):
+    rater = invite_raters(owned_study, 1)[0]
+    play(rater)
+    play(rater)
+    play(rater)
+    study_url = reverse("evaluation:study_detail", args=["owned"])
+    rater_url = reverse("evaluation:rater_detail", args=["owned", rater.pk])
+    for seconds, response in zip((12.0, 30.0, 41.0), Response.objects.order_by("pk")):
+        Response.objects.filter(pk=response.pk).update(seconds=seconds)  # as the rating page records them
+    assert "Median time on task: <strong>30 s</strong>" in browser.get(study_url).content.decode()
+    assert "median time on task <strong>30 s</strong>" in browser.get(rater_url).content.decode()
+    Response.objects.update(seconds=None)  # answers imported without times
+    Response.objects.filter(pk=Response.objects.first().pk).delete()  # a change of the data: sections recomputed
+    assert "time on task" not in browser.get(study_url).content.decode().split("Pace:")[1].split("</p>")[0]
+    assert "median time on task" not in browser.get(rater_url).content.decode()
+
+
 def test_neuron_and_rater_pages_show_answers_with_methods(browser, owned_study):
     first, second = invite_raters(owned_study, 2)
     play(first, values=(5, 3, 1))
