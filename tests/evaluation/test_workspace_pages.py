@@ -62,6 +62,11 @@ def test_builder_creates_a_draft_owned_by_the_researcher(browser, owner, explain
     assert study.status == Study.Status.DRAFT and study.owner == owner
     assert study.study_neurons.count() == 4 and study.raters_per_neuron == 2 and study.images_per_task == 5
     assert list(study.study_methods.values_list("method__name", flat=True)) == ["netdissect", "shuffled-control"]
+    assert (study.title, study.instructions, study.ask_best) == ("Built in the browser", "Rate <b>carefully</b>", True)
+    data = builder_data(name="no-best", rank_netdissect="1")
+    del data["ask_best"]  # an unticked box is not sent
+    assert browser.post(reverse("evaluation:study_builder"), data).status_code == 302
+    assert not Study.objects.get(name="no-best").ask_best
 
 
 def test_builder_takes_a_pasted_list_of_units(browser, explained_network):
