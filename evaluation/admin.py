@@ -10,7 +10,13 @@ from .permissions import studies_visible_to
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the platform writes itself (frozen study contents, slots, assignments, answers): look, never edit."""
+    """Rows the platform writes itself (frozen study contents, slots, assignments, answers): look, never edit;
+    and only those of studies the user may see (`study_path`: the lookup from the row to its study)."""
+
+    study_path = "study"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(**{f"{self.study_path}__in": studies_visible_to(request.user)})
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -121,7 +127,7 @@ class StudyAdmin(admin.ModelAdmin):
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
     list_display = ["__str__", "study", "kind", "external_id", "link", "created_at"]
-    list_filter = ["study", "kind"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter), "kind"]
     search_fields = ["external_id", "label"]
     fields = ["study", "kind", "external_id", "label", "link", "created_at"]
     readonly_fields = ["study", "kind", "external_id", "link", "created_at"]
@@ -157,15 +163,12 @@ class ResponseAdmin(ReadOnlyAdmin):
     """An answer as submitted: every description shown, its method and rating; nothing here can be edited."""
 
     list_display = ["pk", "study", "rater", "study_neuron", "is_valid", "invalid_reason", "source", "submitted_at"]
-    list_filter = ["study", "is_valid", "source"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter), "is_valid", "source"]
     list_select_related = ["study", "rater", "study_neuron__study", "study_neuron__neuron__layer"]
     fields = ["study", "rater", "study_neuron", "best_description", "uninterpretable", "none_fit", "is_valid",
               "invalid_reason", "source", "external_id", "submitted_at", "exclusions"]
     readonly_fields = fields
     inlines = [RatingInline]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(study__in=studies_visible_to(request.user))
 
     @admin.display(description="Picked as best")
     def best_description(self, response):
@@ -184,7 +187,7 @@ class ExclusionAdmin(ReadOnlyAdmin):
     """Exclusions are made and lifted on the study's pages (with their reason and author); here they are read only."""
 
     list_display = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_at"]
-    list_filter = ["study"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = ["study", "rater", "response", "reason", "created_by", "created_at", "lifted_by", "lifted_at"]
 
 
@@ -194,28 +197,32 @@ class ExclusionAdmin(ReadOnlyAdmin):
 @admin.register(StudyNeuron)
 class StudyNeuronAdmin(ReadOnlyAdmin):
     list_display = ["study", "neuron", "order"]
-    list_filter = ["study"]
+    list_filter = [("study", admin.RelatedOnlyFieldListFilter)]
 
 
 @admin.register(StudyImage)
 class StudyImageAdmin(ReadOnlyAdmin):
+    study_path = "study_neuron__study"
     list_display = ["study_neuron", "position", "image", "activation"]
 
 
 @admin.register(StudyItem)
 class StudyItemAdmin(ReadOnlyAdmin):
+    study_path = "study_neuron__study"
     list_display = ["study_neuron", "method", "text"]
     list_filter = ["method"]
 
 
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
+    study_path = "study_neuron__study"
     list_display = ["rater", "study_neuron", "status", "reserved_at", "expires_at", "completed_at"]
     list_filter = ["status"]
 
 
 @admin.register(Slot)
 class SlotAdmin(ReadOnlyAdmin):
+    study_path = "assignment__study_neuron__study"
     list_display = ["assignment", "position", "item"]
 
 

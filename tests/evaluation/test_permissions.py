@@ -131,3 +131,41 @@ def test_collaborators_and_superusers_see_and_change_every_page_of_the_study(ali
     bobs_study.refresh_from_db()
     assert bobs_study.status == Study.Status.PAUSED and bobs_study.exclusion_policy == "invalid_rate > 0.5"
     assert bobs_study.open_link_token and Exclusion.objects.get(study=bobs_study).created_by == helper
+
+
+ADMIN_LISTS = ["study", "rater", "response", "exclusion", "studyneuron", "studyimage", "studyitem", "assignment", "slot"]
+
+
+def test_a_staff_researcher_sees_only_their_studies_rows_in_the_admin(alice, bob, alices_study, bobs_study):
+    from django.contrib.auth.models import Permission
+
+    from evaluation.models import Exclusion, Study, StudyItem
+    from evaluation.services import exclude
+
+    from .test_researcher_pages import play
+
+    for study in (alices_study, bobs_study):
+        study.status = "open"
+        study.save()
+        rater = invite_raters(study, 1)[0]
+        play(rater)
+        exclude(study, rater=rater, reason=f"note on {study.name}", by=study.owner)
+    alice.is_staff = True
+    alice.save()
+    alice.user_permissions.set(Permission.objects.filter(content_type__app_label="evaluation", codename__startswith="view_"))
+    client = logged_in(alice)
+    for model in ADMIN_LISTS:
+        listing = client.get(f"/admin/evaluation/{model}/")
+        assert listing.status_code == 200, model
+        page = listing.content.decode()
+        assert "bobs" not in page and "note on bobs" not in page, model
+        assert "alices" in page or model in ("studyimage", "studyitem", "slot"), model
+    bobs_item = bobs_study.study_neurons.first().items.first()
+    assert client.get(f"/admin/evaluation/studyitem/{bobs_item.pk}/change/").status_code == 302  # "doesn't exist"
+    assert client.get(f"/admin/evaluation/response/{bobs_study.responses.get().pk}/change/").status_code == 302
+    alices_items = StudyItem.objects.filter(study_neuron__study=alices_study).count()
+    assert f"{alices_items} study items" in client.get("/admin/evaluation/studyitem/").content.decode()
+    assert StudyItem.objects.count() == 2 * alices_items
+    root = logged_in(User.objects.create_superuser("root", "root@example.org", "pw-for-tests"))
+    assert "note on bobs" in root.get("/admin/evaluation/exclusion/").content.decode()
+    assert Exclusion.objects.count() == 2 and Study.objects.count() == 2
