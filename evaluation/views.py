@@ -365,8 +365,9 @@ def neuron_detail(request, name, layer, unit):
     if study_neuron is None:
         raise Http404("This neuron is not in the study.")
     items = list(StudyItem.objects.filter(study_neuron__in=study_neurons).select_related("method").order_by("method__name"))
+    # Attention checks shown on this neuron's images are not answers about it: never in its rows or means.
     responses = list(
-        Response.objects.filter(study_neuron__in=study_neurons).select_related("rater", "best_item__method")
+        Response.objects.filter(study_neuron__in=study_neurons, is_check=False).select_related("rater", "best_item__method")
         .prefetch_related("ratings__item").order_by("submitted_at")
     )
     excluded = services.excluded_response_reasons(study)
@@ -394,17 +395,21 @@ def rater_detail(request, name, rater_id):
         rater.responses.select_related("study_neuron__neuron__layer", "best_item__method").order_by("submitted_at")
     )
     excluded = services.excluded_response_reasons(study)
-    seconds = [getattr(r, "seconds", None) for r in responses]
-    seconds = sorted(s for s in seconds if s is not None)
+    answers = [r for r in responses if not r.is_check]
+    checks = [r for r in responses if r.is_check]
+    seconds = sorted(r.seconds for r in responses if r.seconds is not None)
     return render(request, "evaluation/rater_detail.html", {
         "study": study, "rater": rater,
         "rows": [{"response": r, "excluded": excluded.get(r.pk, ""), "target": f"response:{r.pk}"} for r in responses],
         "rater_target": f"rater:{rater.pk}",
+        # Answers and attention checks apart: a check is never counted as an answer.
         "counts": {
-            "responses": len(responses),
-            "invalid": sum(not r.is_valid for r in responses),
-            "flagged": sum(r.uninterpretable or r.none_fit for r in responses),
-            "excluded": sum(r.pk in excluded for r in responses),
+            "responses": len(answers),
+            "invalid": sum(not r.is_valid for r in answers),
+            "flagged": sum(r.uninterpretable or r.none_fit for r in answers),
+            "excluded": sum(r.pk in excluded for r in answers),
+            "checks": len(checks),
+            "checks_passed": sum(bool(r.check_passed) for r in checks),
         },
         "median_seconds": seconds[len(seconds) // 2] if seconds else None,
         "quality": _rater_quality_rows(study, rater),

@@ -127,14 +127,15 @@ class InviteView(_StudyRowsView):
 
 
 class ResponseListView(_StudyRowsView):
-    """Stored responses of the study, each with its ratings (method named: researchers may see it)."""
+    """Stored responses of the study, each with its ratings (method named: researchers may see it); attention checks
+    are left out, as in every table and the tidy export (a rater's pass rate is on the study page)."""
 
     serializer_class = serializers.ResponseSerializer
     filterset_class = filters.ResponseFilter
     ordering = "pk"
 
     def rows_of(self, study):
-        return RatingResponse.objects.filter(study=study).select_related(
+        return RatingResponse.objects.filter(study=study, is_check=False).select_related(
             "study_neuron__neuron__layer", "best_item__method"
         ).prefetch_related("ratings__item__method")
 

@@ -11,11 +11,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from rest_framework.test import APIClient
+
 from analysis.frames import ratings_frame
+from analysis.ratings_io import export_ratings
 from analysis.report import build_report
-from analysis.services import comparison_for_study
+from analysis.services import agreement_for_study, comparison_for_study, pairwise_for_frame
+from api.tokens import create_token
 from evaluation import checks
-from evaluation.models import Assignment, Response
+from evaluation.models import Assignment, Response, rater_name
 from evaluation.services import StudyError, create_study, invite_raters, rater_quality, study_progress
 from explain.models import Explanation, Method
 
@@ -89,6 +93,19 @@ def random_answer(rng):
     return play
 
 
+def page_skeleton(page):
+    """The page with what differs between any two tasks blanked out (tokens, texts, image addresses, the counter,
+    per-request nonces): what is left is the same for every task, checks included."""
+    task = read_task(page)
+    for number, token in enumerate(task["slots"]):
+        page = page.replace(token, f"SLOT{number}")
+    page = re.sub(r"(<q[^>]*>).*?</q>", r"\1TEXT</q>", page, flags=re.S)
+    page = page.replace(task["task"], "TASK")
+    page = re.sub(r'(csrfmiddlewaretoken" value=|nonce=)"[^"]*"', r'\1"X"', page)
+    page = re.sub(r'/media/[^"]+\.png', "IMAGE", page)
+    return re.sub(r"Task \d+ of", "Task N of", page)
+
+
 def play_through(rater, choose):
     client = Client()
     url = reverse("evaluation:rater_task", args=[rater.token])
@@ -102,7 +119,7 @@ def play_through(rater, choose):
 
 
 @pytest.mark.django_db
-def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_reaches_a_table():
+def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_reaches_a_table(tmp_path):
     network = build_concept_network()
     study = create_study("checked", network=network, methods=METHOD_NAMES, per_layer=10, raters_per_neuron=2,
                          images_per_task=4, attention_check_every=3)
@@ -134,6 +151,37 @@ def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_r
     assert json.loads(report["summary.json"])["responses"] == 20
     downloaded = pd.read_csv(io.BytesIO(report["responses.csv"]))
     assert downloaded["response_id"].nunique() == 20 and len(downloaded) == 60
+    pairwise = pairwise_for_frame(frame, n_resamples=50)
+    valid_answers = Response.objects.filter(is_check=False, is_valid=True).count()  # the pairwise tables' default
+    assert len(pairwise) == 3 and (pairwise["n_responses"] == valid_answers).all()
+    agreement = agreement_for_study(study, frame)
+    assert agreement["raters"].set_index("rater")["responses"].to_dict() == {
+        rater_name(careful.pk, ""): 10, rater_name(careless.pk, ""): 10}
+    export_ratings(study, tmp_path / "ratings.csv")
+    exported = pd.read_csv(tmp_path / "ratings.csv")
+    assert exported["response_id"].nunique() == 20 and len(exported) == 60
+    assert not set(exported["response_id"].astype(str)) & {str(pk) for pk in checks_stored.values_list("pk", flat=True)}
+    _, secret = create_token(User.objects.get(username="lead"), "tests")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    listed = api.get(f"/api/v1/studies/{study.name}/responses/", {"page_size": 100}).json()
+    assert listed["next"] is None and len(listed["results"]) == 20
+    assert not {row["id"] for row in listed["results"]} & set(checks_stored.values_list("pk", flat=True))
+
+    # The researcher's pages: a neuron a check was built on shows only its real answers and their means; the
+    # rater's page counts answers and checks apart.
+    checked = checks_stored.values_list("study_neuron", flat=True).first()
+    neuron = study.study_neurons.select_related("neuron__layer").get(pk=checked)
+    neuron_page = researcher.get(reverse("evaluation:neuron_detail", args=[study.name, neuron.neuron.layer.name, neuron.neuron.unit]))
+    real = Response.objects.filter(study_neuron=neuron, is_check=False)
+    assert neuron_page.context["rows"] and {row["response"].pk for row in neuron_page.context["rows"]} == set(real.values_list("pk", flat=True))
+    for item in neuron_page.context["items"]:
+        values = list(item.ratings.filter(response__in=real).values_list("value", flat=True))
+        assert item.mean_rating == pytest.approx(sum(values) / len(values))
+    rater_page = researcher.get(reverse("evaluation:rater_detail", args=[study.name, careless.pk]))
+    counts = rater_page.context["counts"]
+    assert counts["responses"] == 10 and counts["checks"] == 5 and counts["checks_passed"] == quality[careless.pk]["checks_passed"]
+    assert rater_page.content.decode().count("attention check, ") == 5
 
 
 @pytest.mark.django_db
@@ -155,6 +203,8 @@ def test_a_check_looks_like_a_task_and_its_decoys_share_no_word_or_image_with_th
     task = read_task(check_page)
     assert len(task["slots"]) == 3 and check_page.count("<img src=") == 4
     assert "check" not in check_page.lower().replace("checkbox", "").replace("checked", "")
+    normal_page = pages[1 - pages.index(check_page)]
+    assert page_skeleton(check_page) == page_skeleton(normal_page), "something on the page tells a check apart"
     own_words = set().union(*(checks.content_words(i.text) for i in check.study_neuron.items.all()))
     own_images = set(check.study_neuron.images.values_list("image_id", flat=True))
     decoys = [slot.item for slot in check.slots.select_related("item__study_neuron") if slot.item.study_neuron_id != check.study_neuron_id]
