@@ -104,9 +104,11 @@ def test_a_volunteer_labels_a_study_whose_answers_become_metric_scores(live_serv
     enable_open_link(study)
     browser.set_window_size(*SIZES["desktop"])
     browser.get(live_server.url + reverse("evaluation:open_link", args=[study.open_link_token]))
+    assert "answer yes or no" in browser.find_element(By.CSS_SELECTOR, "section.instructions").text
+    violations = {"instructions": axe_violations(browser)}
     new_page_after(browser, browser.find_element(By.CSS_SELECTOR, "a.button").click)
 
-    answers_by_task, violations = {}, {}
+    answers_by_task = {}
     for task_number in range(1, 5):
         size = "desktop" if task_number <= 2 else "phone"
         browser.set_window_size(*SIZES[size])
@@ -124,8 +126,10 @@ def test_a_volunteer_labels_a_study_whose_answers_become_metric_scores(live_serv
             browser.execute_script("window.scrollTo(0, 0)")
             screenshot(browser, f"labelling-page-{size}.png")
         submit_task(browser)
-    assert {page: found for page, found in violations.items() if found} == {}
     assert "Thank you" in browser.page_source
+    violations["thank you"] = axe_violations(browser)
+    violations["thank you: content security policy"] = csp_violations(browser)
+    assert {page: found for page, found in violations.items() if found} == {}
 
     # The study is complete: every description answered by its K = 1 rater, every image of it answered.
     responses = Response.objects.filter(study=study)

@@ -170,6 +170,7 @@ def test_back_after_submit_neither_resubmits_nor_shows_stale_choices(live_server
     new_page_after(browser, browser.refresh)
     browser.forward()
     assert Response.objects.count() == 1 and "Task 2 of 4" in header(browser)
+    assert csp_violations(browser) == []
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -191,6 +192,7 @@ def test_a_refused_answer_keeps_every_choice(live_server, browser, study, size):
     assert "description 2 has no rating" in browser.find_element(By.CSS_SELECTOR, ".error").text
     assert checked_values(browser) == chosen and len(chosen) == 4
     assert Response.objects.count() == 0
+    assert csp_violations(browser) == []
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -215,6 +217,7 @@ def test_consistency_prompt_lets_the_rater_change_the_best_pick(live_server, bro
     assert "Task 2 of 4" in header(browser)
     response = Response.objects.get()
     assert response.is_valid and response.consistency_prompt.startswith("You picked description 1")
+    assert csp_violations(browser) == []
 
 
 def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live_server, browser, study, tmp_path):
@@ -289,3 +292,30 @@ def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live
 
     assert {page: found for page, found in pages.items() if found} == {}
     assert Rater.objects.count() == 2
+
+
+def test_the_come_back_later_and_too_many_sessions_pages_are_clean_under_axe(live_server, browser, study, settings):
+    from evaluation.services import claim_next_assignment, enable_open_link
+
+    Study.objects.filter(pk=study.pk).update(raters_per_neuron=1)
+    for other in invite_raters(study, 4):  # every neuron reserved by someone else
+        assert claim_next_assignment(other) is not None
+    rater = invite_raters(study, 1)[0]
+    settings.NEW_RATERS_PER_CLIENT = 1
+    enable_open_link(study)
+    study.refresh_from_db()
+    open_link = f"{live_server.url}/join/{study.open_link_token}/"
+    browser.get(open_link)  # this address's one new rater
+    pages = {}
+    for size, dimensions in SIZES.items():
+        browser.set_window_size(*dimensions)
+        browser.get(task_url(live_server, rater))
+        assert "Please come back later" in browser.page_source
+        pages[f"all tasks taken ({size})"] = axe_violations(browser)
+        browser.delete_all_cookies()  # a new browser session from the same address
+        browser.get(open_link)
+        assert "Too many new rating sessions" in browser.page_source
+        pages[f"too many sessions ({size})"] = axe_violations(browser)
+
+    assert {page: found for page, found in pages.items() if found} == {}
+    assert csp_violations(browser) == []

@@ -1,6 +1,9 @@
 """The crowd workers' rating pages (MTurk frame, Prolific session) in headless Chromium: axe-core clean at desktop
-and phone widths, and the worker's choices kept when an answer is refused."""
+and phone widths (task, preview, refused answer, hand-back, not available, already rated, completion code), the
+worker's choices kept when an answer is refused, and time on task (with the browser's visible time) recorded."""
 import pytest
+
+from evaluation.models import Response
 
 from tests.evaluation.test_rating_page_browser import (  # noqa: F401  (browser is a fixture)
     SIZES,
@@ -53,6 +56,38 @@ def test_mturk_preview_and_task_pages_are_clean_under_axe(live_server, browser, 
     assert "description 2 has no rating" in browser.find_element(By.CSS_SELECTOR, ".error").text
     assert checked_values(browser) == chosen
     found["task, answer refused (phone)"] = axe_violations(browser)
+    assert csp_violations(browser) == []
+
+    # The answer stored, the page hands the HIT back to MTurk at once: hold that hand-off (this test has no
+    # MTurk to go to) to check the page it leaves from.
+    held = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "HTMLFormElement.prototype.submit = function () { window.__handedBack = this.action; };"})
+    click_answers(browser, [4, 2, 1], best=0)
+    submit(browser)
+    browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": held["identifier"]})
+    assert browser.execute_script("return window.__handedBack") == "https://workersandbox.mturk.com/mturk/externalSubmit"
+    found["answer stored, handing back (phone)"] = axe_violations(browser)
+    response = Response.objects.get()
+    assert response.source == "mturk" and response.seconds > 0
+    assert response.visible_seconds is not None and 0 < response.visible_seconds <= response.seconds
+
+    # MTurk confirms the answer; the same worker opens another HIT of the same neuron.
+    from mturk.models import Hit, Publication
+    from mturk.providers.mturk.provider import MTurkProvider
+
+    MTurkProvider(hit.publication)._confirm_response(hit, FRAME["assignmentId"], FRAME["workerId"])
+    production = Publication.objects.create(study=hit.publication.study, provider="mturk", production=True)
+    second = Hit.objects.create(publication=production, study_neuron=hit.study_neuron, request_token="ne-prod0",
+                                hit_id="3NEURONPRODHIT0000000000000000", max_assignments=3, status=Hit.Status.PUBLISHED)
+    other_assignment = {**FRAME, "assignmentId": "3ASSIGNMENT0000000000000000002", "hitId": second.hit_id}
+    browser.get(f"{live_server.url}/mturk/task/{second.request_token}/?{query(other_assignment)}")
+    assert "already rated" in browser.page_source
+    found["already rated (phone)"] = axe_violations(browser)
+    Hit.objects.filter(pk=second.pk).update(status=Hit.Status.EXPIRED)
+    browser.get(f"{live_server.url}/mturk/task/{second.request_token}/?{query(other_assignment)}")
+    assert "no longer available" in browser.page_source
+    found["HIT not available (phone)"] = axe_violations(browser)
+
     assert {page: violations for page, violations in found.items() if violations} == {}
     assert csp_violations(browser) == []
 
@@ -81,5 +116,14 @@ def test_prolific_task_page_is_clean_under_axe(live_server, browser, prolific_pu
         browser.refresh()
         assert "1 of 2" in browser.find_element("css selector", ".task-header").text
         found[f"task ({size})"] = axe_violations(browser)
+    for _ in range(2):  # the batch of two
+        click_answers(browser, [5, 3, 1], best=0)
+        submit(browser)
+    assert "C0DE1234" in browser.find_element("css selector", ".completion-code").text
+    found["completion code (phone)"] = axe_violations(browser)
+    responses = Response.objects.filter(source="prolific")
+    assert responses.count() == 2
+    assert all(r.seconds > 0 and r.visible_seconds is not None and 0 < r.visible_seconds <= r.seconds for r in responses)
+
     assert {page: violations for page, violations in found.items() if violations} == {}
     assert csp_violations(browser) == []

@@ -52,6 +52,8 @@ def test_accept_submit_and_hand_back_to_mturk_then_a_second_submit_stores_nothin
     page = client.get(f"/mturk/task/{hit.request_token}/", params)
     html = page.content.decode()
     assert page.status_code == 200 and "Preview" not in html
+    # Never kept by the browser, never filled in by it: Back or a reload shows the worker's task as it stands.
+    assert "no-store" in page["Cache-Control"] and re.search(r'<form[^>]*class="rating-form" autocomplete="off"', html)
     task = read_task(html)
     form = {**answer(task), **params}
 

@@ -1,4 +1,6 @@
 """A Prolific participant's pages: entry from Prolific, the batch, the completion code (under /prolific/)."""
+import re
+
 import pytest
 
 from evaluation.models import Response
@@ -24,13 +26,14 @@ def test_a_participant_goes_from_the_entry_url_to_the_completion_code(client, pr
         page = client.get(task_url)
         html = page.content.decode()
         assert page.status_code == 200 and f"{number} of 2" in html
+        assert "no-store" in page["Cache-Control"] and re.search(r'<form[^>]*class="rating-form" autocomplete="off"', html)
         posted = client.post(task_url, {**answer(read_task(html))})
         assert posted.status_code == 302
 
     done = client.get(task_url, follow=True)
     html = done.content.decode()
     assert "C0DE1234" in html
-    assert 'url=https://app.prolific.com/submissions/complete?cc=C0DE1234' in html
+    assert 'href="https://app.prolific.com/submissions/complete?cc=C0DE1234"' in html
     responses = Response.objects.filter(rater__external_id="PIDA")
     assert responses.count() == 2 and set(responses.values_list("source", "external_id")) == {("prolific", "SUB1")}
     # Time on task, first shown to submitted, is recorded for Prolific answers as for any other.
