@@ -44,6 +44,11 @@ def not_open_page(request, study, paused_status=200):
     return render(request, "evaluation/closed.html", {"study": study}, status=403)
 
 
+def problem_page(request, message, status=400, heading="This page cannot be shown"):
+    """A refused request a rater or crowd worker may see (a malformed or foreign link, a stale form), as a page."""
+    return render(request, "evaluation/problem.html", {"heading": heading, "message": message}, status=status)
+
+
 def _thanks_page(request, rater):
     return render(request, "evaluation/thanks.html", {"study": rater.study, "progress": services.rater_progress(rater)})
 

@@ -294,7 +294,9 @@ def test_every_rater_page_is_clean_under_axe_and_the_task_page_fits_a_phone(live
     assert Rater.objects.count() == 2
 
 
-def test_the_come_back_later_and_too_many_sessions_pages_are_clean_under_axe(live_server, browser, study, settings):
+def test_the_come_back_later_too_many_sessions_and_not_found_pages_are_clean_under_axe(live_server, browser, study, settings):
+    from selenium.webdriver.common.by import By
+
     from evaluation.services import claim_next_assignment, enable_open_link
 
     Study.objects.filter(pk=study.pk).update(raters_per_neuron=1)
@@ -316,6 +318,23 @@ def test_the_come_back_later_and_too_many_sessions_pages_are_clean_under_axe(liv
         browser.get(open_link)
         assert "Too many new rating sessions" in browser.page_source
         pages[f"too many sessions ({size})"] = axe_violations(browser)
+        browser.get(f"{live_server.url}/r/{rater.token[:-3]}/")  # a link cut short
+        assert "Not found" in browser.find_element(By.TAG_NAME, "h1").text
+        pages[f"rater link not found ({size})"] = axe_violations(browser)
 
     assert {page: found for page, found in pages.items() if found} == {}
     assert csp_violations(browser) == []
+
+
+def test_a_form_without_its_cookie_is_refused_with_a_page_that_says_why(live_server, browser, study):
+    from selenium.webdriver.common.by import By
+
+    rater = invite_raters(study, 1)[0]
+    browser.get(task_url(live_server, rater))
+    click_answers(browser, [4, 3, 2], best=0)
+    browser.delete_cookie("csrftoken")  # cookies blocked or cleared while the page was open
+
+    submit(browser)
+
+    assert "cookie" in browser.find_element(By.CSS_SELECTOR, "p.error").text and Response.objects.count() == 0
+    assert axe_violations(browser) == [] and csp_violations(browser) == []

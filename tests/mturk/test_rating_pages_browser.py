@@ -83,6 +83,9 @@ def test_mturk_preview_and_task_pages_are_clean_under_axe(live_server, browser, 
     browser.get(f"{live_server.url}/mturk/task/{second.request_token}/?{query(other_assignment)}")
     assert "already rated" in browser.page_source
     found["already rated (phone)"] = axe_violations(browser)
+    browser.get(f"{live_server.url}/mturk/task/{second.request_token}/?assignmentId=3ASSIGNMENT0000000000000000003")
+    assert "must be opened from the MTurk HIT" in browser.find_element("css selector", "p.error").text
+    found["opened outside MTurk (phone)"] = axe_violations(browser)
     Hit.objects.filter(pk=second.pk).update(status=Hit.Status.EXPIRED)
     browser.get(f"{live_server.url}/mturk/task/{second.request_token}/?{query(other_assignment)}")
     assert "no longer available" in browser.page_source
@@ -107,10 +110,12 @@ def prolific_publication(transactional_db, crowd_study):
 
 
 def test_prolific_task_page_is_clean_under_axe(live_server, browser, prolific_publication):
+    browser.get(f"{live_server.url}/prolific/{prolific_publication.pk}/start/?PROLIFIC_PID=PIDA&STUDY_ID=STUDY1")
+    assert "the link lacks SESSION_ID" in browser.find_element("css selector", "p.error").text
+    found = {"link from Prolific incomplete": axe_violations(browser)}
     browser.get(
         f"{live_server.url}/prolific/{prolific_publication.pk}/start/?PROLIFIC_PID=PIDA&STUDY_ID=STUDY1&SESSION_ID=SUB1"
     )
-    found = {}
     for size, dimensions in SIZES.items():
         browser.set_window_size(*dimensions)
         browser.refresh()

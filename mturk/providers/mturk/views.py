@@ -4,7 +4,6 @@ from urllib.parse import urlsplit
 from csp.constants import SELF
 from csp.decorators import csp_replace, csp_update
 
-from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from evaluation import services as rating
 from evaluation.entry_limits import allow_new_rater, refusal_message
 from evaluation.models import Assignment, Rater, Response, Study
+from evaluation.views import problem_page
 
 from ...claims import read_claim, sign_claim
 from ...identifiers import CROWD_ID, bad_crowd_ids, worker_key
@@ -63,7 +63,7 @@ def mturk_task(request, hit_token):
     params = request.POST if request.method == "POST" else request.GET
     problem = bad_crowd_ids(params, ("assignmentId", "workerId", "hitId"))
     if problem or not CROWD_ID.fullmatch(hit_token):
-        return HttpResponseBadRequest(problem or "This HIT address is malformed.")
+        return problem_page(request, problem or "This HIT address is malformed.")
     hit = get_object_or_404(Hit.objects.select_related("publication__study", "study_neuron"), request_token=hit_token)
     assignment_id = params.get("assignmentId", "")
     worker_id = params.get("workerId", "")
@@ -79,7 +79,7 @@ def mturk_task(request, hit_token):
     if not assignment_id or assignment_id == PREVIEW_ASSIGNMENT_ID:
         return render(request, "mturk/task.html", {**base, "preview": True, "task": rating.preview_context(hit.study_neuron)})
     if not worker_id or submit_url is None:
-        return HttpResponseBadRequest("This page must be opened from the MTurk HIT (workerId and turkSubmitTo are missing).")
+        return problem_page(request, "This page must be opened from the MTurk HIT (workerId and turkSubmitTo are missing).")
 
     key = worker_key(worker_id, assignment_id)
     rater = Rater.objects.filter(study=study, kind=Rater.Kind.MTURK, external_id=key).first()
@@ -96,7 +96,7 @@ def mturk_task(request, hit_token):
     if rater is not None and rater.assignments.exclude(study_neuron=hit.study_neuron).exists():
         # An MTurk assignment belongs to one HIT: the same pair on another HIT is made up, and an
         # unverified rater never holds more than one reservation.
-        return HttpResponseBadRequest("This assignment belongs to another HIT; nothing was stored.")
+        return problem_page(request, "This assignment belongs to another HIT; nothing was stored.")
 
     if request.method == "GET":
         new_rater = rater is None
@@ -119,7 +119,7 @@ def mturk_task(request, hit_token):
 
     claim = read_claim(request.POST.get("claim"), hit.publication.mturk_design.assignment_duration_seconds + 3600)
     if rater is None or not claim or claim["external_id"] != assignment_id:
-        return HttpResponseBadRequest("This submission does not carry a valid claim for the assignment; reload the HIT.")
+        return problem_page(request, "This submission does not carry a valid claim for the assignment; reload the HIT.")
     assignment = get_object_or_404(Assignment, pk=claim["assignment"], rater=rater, study_neuron=hit.study_neuron)
     try:
         rating.submit_response(

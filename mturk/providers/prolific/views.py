@@ -1,6 +1,6 @@
 """The pages a Prolific participant sees: entry from Prolific, the batch of tasks, the completion code."""
 from django.db import transaction
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from evaluation import services as rating
 from evaluation.entry_limits import allow_new_rater, refusal_message
 from evaluation.models import Assignment, Rater, Response, Study
-from evaluation.views import not_open_page
+from evaluation.views import not_open_page, problem_page
 
 from ...claims import read_claim, sign_claim
 from ...identifiers import CROWD_ID, bad_crowd_ids
@@ -31,18 +31,18 @@ def start(request, publication_id):
     study_id = request.GET.get("STUDY_ID", "").strip()
     missing = [name for name, value in [("PROLIFIC_PID", participant_id), ("STUDY_ID", study_id), ("SESSION_ID", session_id)] if not value]
     if missing:
-        return HttpResponseBadRequest(f"Open this study from Prolific: the link lacks {', '.join(missing)}.")
+        return problem_page(request, f"Open this study from Prolific: the link lacks {', '.join(missing)}.")
     problem = bad_crowd_ids(request.GET, ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"))
     if problem:
-        return HttpResponseBadRequest(problem)
+        return problem_page(request, problem)
     if design.prolific_study_id and study_id != design.prolific_study_id:
-        return HttpResponseBadRequest("This link belongs to a different Prolific study.")
+        return problem_page(request, "This link belongs to a different Prolific study.")
     if publication.study.status != Study.Status.OPEN:
         return not_open_page(request, publication.study, paused_status=403)
     known = ParticipantSession.objects.filter(publication=publication, session_id=session_id).first()
     if known is not None:
         if known.participant_id != participant_id:
-            return HttpResponseBadRequest("This session belongs to another participant; open the study from Prolific.")
+            return problem_page(request, "This session belongs to another participant; open the study from Prolific.")
         return redirect("prolific:task", session_id=session_id)
     if not allow_new_rater(request):
         return render(request, "evaluation/limited.html", {"message": refusal_message()}, status=429)
@@ -99,7 +99,7 @@ def task(request, session_id):
     if request.method == "POST":
         claim = read_claim(request.POST.get("claim"), 24 * 3600)
         if not claim or claim["external_id"] != session_id:
-            return HttpResponseBadRequest("This submission does not belong to your session; reload the page.")
+            return problem_page(request, "This submission does not belong to your session; reload the page.")
         posted = get_object_or_404(Assignment, pk=claim["assignment"], rater=session.rater)
         try:
             rating.submit_response(posted, request.POST, source=Response.Source.PROLIFIC, external_id=session_id)
