@@ -134,8 +134,10 @@ def test_careful_rater_passes_every_check_random_rater_fails_most_and_no_check_r
     assert all(row["answers"] == 10 for row in quality.values())
     researcher = Client()
     researcher.force_login(User.objects.create_superuser("lead", password="x"))
+    Response.objects.filter(rater=careful).update(seconds=42)  # time on task, shown per rater
     study_page = researcher.get(reverse("evaluation:study_detail", args=[study.name])).content.decode()
     assert "Attention checks passed" in study_page and "5 / 5 (100%)" in study_page
+    assert re.search(r"<td>42 s</td>\s*<td>5 / 5 \(100%\)</td>", study_page)
 
     # Checks never count: not in progress, not in the tidy frame, not in any table.
     checks_stored = Response.objects.filter(is_check=True)

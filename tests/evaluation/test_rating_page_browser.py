@@ -129,12 +129,13 @@ def test_keyboard_only_rating_of_a_task(live_server, browser, study, size):
         if active("!!a.closest('fieldset.description')"):
             break
     assert active("a.closest('fieldset.description').querySelector('legend').id") == "description-1"
+    outline = "getComputedStyle(a.closest('label')).outlineStyle + ' ' + getComputedStyle(a.closest('label')).outlineWidth"
+    assert active(outline) == "solid 3px", "the focused rating option shows no focus ring"
     for key in "425":  # each number rates the focused description and moves on to the next one
         browser.switch_to.active_element.send_keys(key)
     assert active("!!a.closest('fieldset.best')")
     browser.switch_to.active_element.send_keys("3")  # best: description 3, the one rated 5
-    ring = active("getComputedStyle(a.closest('label')).outlineStyle + ' ' + getComputedStyle(a.closest('label')).outlineWidth")
-    assert ring == "solid 3px", "the focused option shows no focus ring"
+    assert active(outline) == "solid 3px", "the focused best-description option shows no focus ring"
     for _ in range(5):
         browser.switch_to.active_element.send_keys(Keys.TAB)
         if active("a.type === 'submit'"):
