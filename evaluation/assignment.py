@@ -173,6 +173,15 @@ def _check_is_due(study, rater):
     return check_due(rater.token, answered, study.study_neurons.count(), every)
 
 
+def check_due_in_batch(rater: Rater, batch_size: int) -> bool:
+    """Whether an attention check planned within a batch of `batch_size` real tasks (a Prolific session) is still
+    to come for this rater: a batch ends after its checks, as a local rater's tasks end after theirs."""
+    every = rater.study.attention_check_every
+    if not every:
+        return False
+    return check_due(rater.token, Response.objects.filter(rater=rater).count(), batch_size, every)
+
+
 def _claim_check(rater, now):
     """The rater's abandoned check again (same descriptions, same order), else a new one."""
     abandoned = rater.assignments.filter(is_check=True, response__isnull=True).order_by("reserved_at").first()

@@ -4,6 +4,7 @@ Views, management commands and the crowd providers (MTurk, Prolific) are thin
 wrappers around these functions; each lives in the module of its concern.
 """
 from .assignment import (
+    check_due_in_batch,
     claim_assignment_for_neuron,
     claim_next_assignment,
     has_task_left,
@@ -34,7 +35,8 @@ from .task import (
 )
 
 __all__ = [
-    "AdaptivePlan", "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status", "checks_planned", "ConsistencyPrompt",
+    "AdaptivePlan", "active_exclusions", "allowed_transitions", "AlreadyAnswered", "NothingLeft", "retry_in_seconds", "BEST_QUESTION", "change_status", "check_due_in_batch", "checks_planned",
+    "ConsistencyPrompt",
     "claim_assignment_for_neuron", "claim_next_assignment", "collection_pace", "create_study", "eligible_counts",
     "enable_open_link", "exclude", "excluded_response_reasons", "get_or_create_rater", "has_task_left", "ImportedRating",
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",

@@ -65,11 +65,17 @@ def _session(session_id):
     )
 
 
+def _batch_answered(session) -> bool:
+    """Every real task of the batch answered, and the attention checks planned within the batch too."""
+    batch_size = session.publication.prolific_design.batch_size
+    return (Response.objects.filter(rater=session.rater, is_check=False).count() >= batch_size
+            and not rating.check_due_in_batch(session.rater, batch_size))
+
+
 def _batch_finished(session) -> bool:
     """The participant rated the whole batch, or the study has nothing left for them at all (not
     merely everything reserved by others for now): only then is the completion code shown."""
-    batch_size = session.publication.prolific_design.batch_size
-    if Response.objects.filter(rater=session.rater, is_check=False).count() >= batch_size:
+    if _batch_answered(session):
         return True
     held = session.rater.assignments.filter(status=Assignment.Status.RESERVED, response__isnull=True).exists()
     return not held and rating.claim_next_assignment(session.rater) is None and rating.retry_in_seconds(session.rater) is None
@@ -81,8 +87,7 @@ def task(request, session_id):
     session = _session(session_id)
     study = session.publication.study
     batch_size = session.publication.prolific_design.batch_size
-    done_count = Response.objects.filter(rater=session.rater, is_check=False).count()
-    if done_count >= batch_size or session.completed_at:
+    if _batch_answered(session) or session.completed_at:
         return redirect("prolific:done", session_id=session_id)
     if study.status != Study.Status.OPEN:
         return not_open_page(request, study, paused_status=403)

@@ -56,3 +56,36 @@ def test_participant_pages_are_not_under_mturk(client, prolific_publication):
     entry = client.get(f"/prolific/{prolific_publication.pk}/start/", params)
     assert entry.status_code == 302 and entry["Location"] == "/prolific/session/SUB1/"
     assert client.get("/mturk/prolific/session/SUB1/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_batch_ends_after_the_attention_checks_planned_within_it(client):
+    from decimal import Decimal
+
+    from evaluation.services import create_study
+    from mturk.models import ProlificDesign, Publication
+    from tests.evaluation.conftest import METHOD_NAMES
+    from tests.evaluation.test_attention_checks import build_concept_network
+
+    study = create_study("checked", network=build_concept_network(), methods=METHOD_NAMES, per_layer=10,
+                         raters_per_neuron=10, images_per_task=4, attention_check_every=3)
+    publication = Publication.objects.create(study=study, provider=Publication.Provider.PROLIFIC, reward=Decimal("0.50"),
+                                             title="Rate", description="Rate descriptions.")
+    ProlificDesign.objects.create(publication=publication, batch_size=2, estimated_minutes=5, completion_code="C0DE1234")
+    drafted(publication)
+
+    # Batches of two real tasks with a check every three tasks: one check in each batch, wherever it falls.
+    for number in range(8):
+        entry = client.get(f"/prolific/{publication.pk}/start/",
+                           {"PROLIFIC_PID": f"PID{number}", "STUDY_ID": "STUDY1", "SESSION_ID": f"SUB{number}"})
+        counters = []
+        for _ in range(5):
+            page = client.get(entry["Location"], follow=True)
+            html = page.content.decode()
+            if "C0DE1234" in html:
+                break
+            counters.append(re.search(r'class="progress">(\d+ of \d+)<', html).group(1))
+            assert client.post(entry["Location"], answer(read_task(html))).status_code == 302
+        assert counters == ["1 of 3", "2 of 3", "3 of 3"], f"participant {number}"
+        answered = Response.objects.filter(rater__external_id=f"PID{number}")
+        assert answered.filter(is_check=False).count() == 2 and answered.filter(is_check=True).count() == 1
