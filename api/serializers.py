@@ -155,8 +155,8 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["name", "title", "instructions", "network", "methods", "kind", "raters_per_neuron", "images_per_task",
-                  "top_images_per_task", "random_images_per_task", "ask_best", "seed", "status", "neuron_count",
-                  "created_at"]
+                  "top_images_per_task", "random_images_per_task", "ask_best", "attention_check_every",
+                  "consistency_prompt", "seed", "status", "neuron_count", "created_at"]
         read_only_fields = fields
 
 
@@ -174,6 +174,10 @@ class StudyCreateSerializer(serializers.Serializer):
     explanation_rank = serializers.IntegerField(min_value=1, max_value=100, default=1,
                                                 help_text="Which ranked explanation of every method is shown.")
     ask_best = serializers.BooleanField(default=True)
+    attention_check_every = serializers.IntegerField(
+        min_value=0, max_value=1000, default=0, help_text="One attention check in N tasks (0: none; N >= 2).")
+    consistency_prompt = serializers.BooleanField(
+        default=False, help_text="Point out a best pick rated below another description before it is stored.")
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     instructions = serializers.CharField(max_length=10_000, required=False, allow_blank=True, default="")
     probe = serializers.SlugField(max_length=100, required=False)

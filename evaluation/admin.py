@@ -58,11 +58,12 @@ class StudyAdmin(admin.ModelAdmin):
     filter_horizontal = ["collaborators"]
     fields = ["name", "title", "instructions", "exclusion_policy", "network", "kind", "top_images_per_task",
               "random_images_per_task", "status", "raters_per_neuron", "images_per_task", "ask_best",
-              "seed", "owner", "collaborators", "open_link_token", "created_at", "collection", "adaptive_min_raters",
+              "attention_check_every", "consistency_prompt", "seed", "owner", "collaborators", "open_link_token", "created_at", "collection", "adaptive_min_raters",
               "adaptive_target_half_width", "adaptive_budget_responses", "adaptive_budget_money", "cost_per_response",
               "adaptive_draw_neurons", "adaptive_start_neurons", "collection_stopped"]
     readonly_fields = ["name", "network", "kind", "top_images_per_task", "random_images_per_task", "status",
-                       "raters_per_neuron", "images_per_task", "ask_best", "seed",
+                       "raters_per_neuron", "images_per_task", "ask_best", "attention_check_every", "consistency_prompt",
+                       "seed",
                        "open_link_token", "created_at", "collection", "adaptive_min_raters", "adaptive_draw_neurons",
                        "adaptive_start_neurons", "collection_stopped"]
 

@@ -46,6 +46,14 @@ class StudyBuilderForm(forms.Form):
     raters_per_neuron = forms.IntegerField(min_value=1, max_value=50, initial=3)
     images_per_task = forms.IntegerField(min_value=1, max_value=50, initial=10)
     ask_best = forms.BooleanField(required=False, initial=True, label="Ask which description is best")
+    attention_check_every = forms.IntegerField(
+        min_value=0, max_value=1000, initial=0, required=False, label="One attention check in N tasks",
+        help_text="0 or empty: none. Checks are built from the study's own descriptions (docs/rating-page.md).",
+    )
+    consistency_prompt = forms.BooleanField(
+        required=False, initial=False, label="Point out a best pick rated below another description",
+        help_text="Off reproduces the reference protocol (such an answer is stored as invalid without a word).",
+    )
     name = forms.SlugField(max_length=100, help_text="Short id used in links, e.g. resnet50-pilot.")
     title = forms.CharField(max_length=200, required=False, help_text="What raters see as the study's name.")
     instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -136,6 +144,8 @@ class StudyBuilderForm(forms.Form):
             "raters_per_neuron": data["raters_per_neuron"], "images_per_task": data["images_per_task"],
             "ask_best": data["ask_best"], "title": data["title"], "instructions": data["instructions"],
             "exclusion_policy": data["exclusion_policy"],
+            "attention_check_every": data.get("attention_check_every") or 0,
+            "consistency_prompt": data.get("consistency_prompt", False),
             "explanation_rank": self.ranks(), "status": Study.Status.DRAFT, "kind": data["kind"] or Study.Kind.RATING,
             "top_images_per_task": data.get("top_images_per_task"),
             "random_images_per_task": data.get("random_images_per_task"),

@@ -61,6 +61,7 @@ class StudyListView(generics.ListAPIView):
                 instructions=options["instructions"], probe=options.get("probe"), status=options["status"],
                 owner=request.user, kind=options["kind"], top_images_per_task=options.get("top_images_per_task"),
                 random_images_per_task=options.get("random_images_per_task"),
+                attention_check_every=options["attention_check_every"], consistency_prompt=options["consistency_prompt"],
             )
         study = _with_counts(Study.objects.filter(pk=study.pk)).get()
         return Response(serializers.StudySerializer(study).data, status=status.HTTP_201_CREATED)

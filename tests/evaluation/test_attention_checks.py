@@ -19,7 +19,7 @@ from analysis.report import build_report
 from analysis.services import agreement_for_study, comparison_for_study, pairwise_for_frame
 from api.tokens import create_token
 from evaluation import checks
-from evaluation.models import Assignment, Response, rater_name
+from evaluation.models import Assignment, Response, Study, rater_name
 from evaluation.services import StudyError, create_study, invite_raters, rater_quality, study_progress
 from explain.models import Explanation, Method
 
@@ -224,3 +224,39 @@ def test_a_study_whose_material_allows_no_check_is_refused_with_checks_on():
         create_study("nochecks", network=network, methods=METHOD_NAMES, per_layer=3, attention_check_every=5)
     with pytest.raises(StudyError, match="N >= 2"):
         create_study("everytask", network=network, methods=METHOD_NAMES, per_layer=3, attention_check_every=1)
+
+
+@pytest.mark.django_db
+def test_both_settings_are_off_by_default_and_set_the_same_through_the_command_the_builder_and_the_api():
+    from django.core.management import call_command
+
+    network = build_concept_network()
+    assert (Study._meta.get_field("attention_check_every").default, Study._meta.get_field("consistency_prompt").default) == (0, False)
+    plain = create_study("plain", network=network, methods=METHOD_NAMES, per_layer=10)
+    assert (plain.attention_check_every, plain.consistency_prompt) == (0, False)
+
+    call_command("create_study", "by-command", "--network", network.name, "--methods", ",".join(METHOD_NAMES), "--per-layer", "10",
+                 "--attention-checks", "4", "--consistency-prompt", stdout=io.StringIO())
+    researcher = Client()
+    researcher.force_login(User.objects.create_superuser("lead", password="x"))
+    built = researcher.post(reverse("evaluation:study_builder"), {
+        "network": network.name, "methods": METHOD_NAMES, "layers": ["layer1"], "selection": "random", "per_layer": "10",
+        "seed": "0", "raters_per_neuron": "2", "images_per_task": "4", "ask_best": "on", "name": "by-builder",
+        "attention_check_every": "4", "consistency_prompt": "on", "action": "create"})
+    assert built.status_code == 302, built.content.decode()
+    _, secret = create_token(User.objects.get(username="lead"), "tests")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    created = api.post("/api/v1/studies/", {"name": "by-api", "network": network.name, "methods": METHOD_NAMES,
+                                            "per_layer": 10, "attention_check_every": 4, "consistency_prompt": True},
+                       format="json")
+    assert created.status_code == 201, created.content
+    assert (created.json()["attention_check_every"], created.json()["consistency_prompt"]) == (4, True)
+
+    settings = dict((name, (a, c)) for name, a, c in Study.objects.values_list("name", "attention_check_every", "consistency_prompt"))
+    assert settings == {"plain": (0, False), "by-command": (4, True), "by-builder": (4, True), "by-api": (4, True)}
+    # The builder and the API refuse what create_study refuses: a check every task.
+    refused = api.post("/api/v1/studies/", {"name": "every-task", "network": network.name, "methods": METHOD_NAMES,
+                                            "per_layer": 10, "attention_check_every": 1}, format="json")
+    assert refused.status_code == 422 and "N >= 2" in refused.json()["detail"]
+    assert not Study.objects.filter(name="every-task").exists()
