@@ -116,9 +116,27 @@ def _is_control(row) -> bool:
     return bool(value) if not _is_missing(value) else False
 
 
-def _mean_se(mean, se) -> str:
-    """Mean and its SE with the same decimals (2), as reviewers expect."""
-    return "" if _is_missing(mean) else f"{mean:.2f} ± {_number(se, 2) or '?'}"
+def table_decimals(table: pd.DataFrame) -> int:
+    """Decimals for every mean, SE and interval of a table: 2, or more (at most 4) until every positive SE shows a
+    non-zero digit.
+
+    One count for the whole table keeps its columns aligned; a large study (tens of thousands of ratings per
+    method) has SEs below 0.005, which "± 0.00" would hide.
+    """
+    ses = pd.to_numeric(table["se"], errors="coerce").dropna() if "se" in table.columns else pd.Series(dtype=float)
+    positive = ses[ses > 0]
+    if positive.empty:
+        return 2
+    return int(min(4, max(2, math.ceil(-math.log10(2 * positive.min())))))
+
+
+def _mean_se(mean, se, digits: int = 2) -> str:
+    """Mean and its SE with the same decimals, as reviewers expect."""
+    return "" if _is_missing(mean) else f"{mean:.{digits}f} ± {_number(se, digits) or '?'}"
+
+
+def _fixed(digits: int):
+    return lambda value: _number(value, digits)
 
 
 def comparison_notes(table: pd.DataFrame) -> list[str]:
@@ -188,15 +206,16 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
         "Selected as best", "Best 95% CI (Wilson)", "Valid / invalid",
     ] + [markdown_escape(_metric_title(c)) for c in _metric_columns(table)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    digits = table_decimals(table)
     for _, scope in _scopes(table):
         mean_marks, best_marks = _marks(scope, "mean_mark"), _marks(scope, "best_mark")
         for i, row in enumerate(scope.itertuples(index=False)):
-            mean = _marked_text(_mean_se(row.mean, row.se), mean_marks[i], "**{}**")
+            mean = _marked_text(_mean_se(row.mean, row.se, digits), mean_marks[i], "**{}**")
             best = _marked_text(_percent(row.best_rate, 1), best_marks[i], "**{}**")
             cells = [
                 _scope_label(row.layer), markdown_escape(_method_cell(row)), str(row.n), mean,
-                _interval(row.ci_low, row.ci_high, _two_decimals),
-                _interval(row.boot_ci_low, row.boot_ci_high, _two_decimals),
+                _interval(row.ci_low, row.ci_high, _fixed(digits)),
+                _interval(row.boot_ci_low, row.boot_ci_high, _fixed(digits)),
                 best, _interval(row.best_ci_low, row.best_ci_high, _one_decimal_percent),
                 f"{row.n_valid} / {row.n_invalid}",
             ]
@@ -205,10 +224,6 @@ def _comparison_markdown(table: pd.DataFrame) -> str:
     lines.append("")
     lines += [markdown_escape(note) for note in comparison_notes(table)]
     return "\n".join(lines) + "\n"
-
-
-def _two_decimals(value) -> str:
-    return _number(value, 2)
 
 
 def _one_decimal_percent(value) -> str:
@@ -238,6 +253,7 @@ def comparison_latex(table: pd.DataFrame) -> str:
         r"\toprule",
         " & ".join([""] + heads) + r" \\",
     ]
+    digits = table_decimals(table)
     for layer, scope in _scopes(table):
         mean_marks = dict(zip(scope["method"], _marks(scope, "mean_mark")))
         best_marks = dict(zip(scope["method"], _marks(scope, "best_mark")))
@@ -251,7 +267,7 @@ def comparison_latex(table: pd.DataFrame) -> str:
             if _is_missing(mean):
                 mean_cells.append("--")
             else:
-                body = f"{mean:.2f} \\pm {_number(se, 2) or '?'}"
+                body = f"{mean:.{digits}f} \\pm {_number(se, digits) or '?'}"
                 mean_cells.append(_latex_marked(f"${body}$", f"$\\mathbf{{{body}}}$", mean_marks.get(method, "")))
             if _is_missing(rate):
                 best_cells.append("--")
@@ -268,7 +284,7 @@ def comparison_latex(table: pd.DataFrame) -> str:
             ) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\par\smallskip", r"{\footnotesize"]
     notes = comparison_notes(table)
-    if "mean_mark" in table.columns:
+    if any(_marks(table, column).count("tied") for column in ("mean_mark", "best_mark")):
         notes.append("Double dagger: tied leaders.")
     if any(head.endswith(r"$^{\dagger}$") for head in heads):
         notes.append("Dagger: negative control.")
@@ -288,6 +304,7 @@ def _latex_marked(plain: str, bold: str, mark: str) -> str:
 def comparison_html(table: pd.DataFrame) -> str:
     header = ["Layer", "Method", "n", "Mean ± SE", "95% CI (t)", "95% CI (neuron bootstrap)", "Selected as best",
               "Best 95% CI", "Valid / invalid"] + [_metric_title(c) for c in _metric_columns(table)]
+    digits = table_decimals(table)
     out = ['<table class="comparison-table">', "<thead><tr>" + "".join(f"<th>{html_escape(h)}</th>" for h in header) + "</tr></thead>", "<tbody>"]
     for _, scope in _scopes(table):
         mean_marks, best_marks = _marks(scope, "mean_mark"), _marks(scope, "best_mark")
@@ -296,9 +313,9 @@ def comparison_html(table: pd.DataFrame) -> str:
                 html_escape(_scope_label(row.layer)),
                 html_escape(_label(row)) + (' <span class="control">(control)</span>' if _is_control(row) else ""),
                 str(int(row.n)),
-                _html_marked(html_escape(_mean_se(row.mean, row.se)), mean_marks[i]),
-                html_escape(_interval(row.ci_low, row.ci_high, _two_decimals)),
-                html_escape(_interval(row.boot_ci_low, row.boot_ci_high, _two_decimals)),
+                _html_marked(html_escape(_mean_se(row.mean, row.se, digits)), mean_marks[i]),
+                html_escape(_interval(row.ci_low, row.ci_high, _fixed(digits))),
+                html_escape(_interval(row.boot_ci_low, row.boot_ci_high, _fixed(digits))),
                 _html_marked(html_escape(_percent(row.best_rate, 1)), best_marks[i]),
                 html_escape(_interval(row.best_ci_low, row.best_ci_high, _one_decimal_percent)),
                 html_escape(f"{row.n_valid} / {row.n_invalid}"),

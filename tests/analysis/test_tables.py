@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import stats
-from analysis.tables import comparison_html, latex_escape, render_comparison, render_frame
+from analysis.tables import comparison_html, latex_escape, render_comparison, render_frame, table_decimals
 
 from .fixtures import hand_frame
 
@@ -170,3 +170,24 @@ def test_reviewer_latex_table_compiles(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "Dagger: negative control." in render_comparison(table, "latex")
+
+
+def test_a_positive_se_below_half_a_hundredth_gives_the_whole_table_three_decimals(table):
+    large_study = table.assign(se=table["se"].where(table.index != 0, 0.004))
+    header, body = parse_markdown_table(render_comparison(large_study, "md"))
+    first, second = dict(zip(header, body[0])), dict(zip(header, body[1]))
+    assert first["Mean ± SE"] == "3.800 ± 0.004" and len(second["Mean ± SE"].split(" ± ")[1]) == 5
+    low, high = first["95% CI (t)"].strip("[]").split(", ")
+    assert len(low.split(".")[1]) == 3 and len(high.split(".")[1]) == 3
+    assert r"3.800 \pm 0.004" in render_comparison(large_study, "latex")
+    assert "3.800 ± 0.004" in render_comparison(large_study, "html")
+
+
+@pytest.mark.parametrize("smallest_se, decimals", [(0.0, 2), (0.58, 2), (0.005, 2), (0.0049, 3), (0.0004, 4), (1e-9, 4)])
+def test_decimals_grow_until_the_smallest_positive_se_shows(table, smallest_se, decimals):
+    assert table_decimals(table.assign(se=table["se"].where(table.index != 0, smallest_se))) == decimals
+
+
+def test_the_tied_note_appears_only_when_a_method_is_marked_tied():
+    assert "Double dagger" not in render_comparison(reviewer_table(clear_winner_frame()), "latex")
+    assert "Double dagger: tied leaders." in render_comparison(reviewer_table(hand_frame()), "latex")
