@@ -159,3 +159,31 @@ def test_with_s3_storage_the_frame_shows_presigned_image_urls_that_outlive_the_h
     assert all(url.startswith("https://neuron-images.s3.amazonaws.com/probes/") for url in images)
     expiries = [int(re.search(r"Expires=(\d+)", url).group(1)) for url in images]
     assert min(expiries) - time.time() >= 7 * 24 * 3600 - 60  # presigned for the HIT's 7-day lifetime
+
+
+PROMPT_RE = re.compile(r'name="consistency_prompt" value="([^"]+)"')
+
+
+@pytest.mark.django_db
+def test_the_consistency_prompt_works_inside_the_mturk_frame_and_is_recorded(hits, crowd_study):
+    from evaluation.models import Study
+
+    Study.objects.filter(pk=crowd_study.pk).update(consistency_prompt=True)
+    client = Client(enforce_csrf_checks=True)
+    hit = hits[0]
+    params = frame_params(hit)
+    task = read_task(client.get(f"/mturk/task/{hit.request_token}/", params).content.decode())
+    inconsistent = {**answer(task, values=[5, 3, 2], best_index=1), **params}
+
+    prompted = client.post(f"/mturk/task/{hit.request_token}/", inconsistent)
+
+    html = prompted.content.decode()
+    assert prompted.status_code == 200 and Response.objects.count() == 0
+    assert "You picked description 2 as the best, but rated description 1 higher (5 against 3)" in html
+    assert re.search(rf'name="best" value="{task["slots"][1]}" required checked', html)
+    assert 'name="claim"' in html  # the page still carries its claim, so the kept answer can be posted
+    kept = client.post(f"/mturk/task/{hit.request_token}/", {**inconsistent, "claim": read_task(html)["claim"],
+                                                              "consistency_prompt": PROMPT_RE.search(html).group(1)})
+    assert kept.status_code == 200 and "externalSubmit" in kept.content.decode()
+    response = Response.objects.get()
+    assert not response.is_valid and response.consistency_prompt.startswith("You picked description 2 as the best")

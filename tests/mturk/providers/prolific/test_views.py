@@ -89,3 +89,25 @@ def test_a_batch_ends_after_the_attention_checks_planned_within_it(client):
         assert counters == ["1 of 3", "2 of 3", "3 of 3"], f"participant {number}"
         answered = Response.objects.filter(rater__external_id=f"PID{number}")
         assert answered.filter(is_check=False).count() == 2 and answered.filter(is_check=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_consistency_prompt_works_in_a_prolific_session_and_is_recorded(client, prolific_publication):
+    from evaluation.models import Study
+
+    drafted(prolific_publication)
+    Study.objects.filter(pk=prolific_publication.study_id).update(consistency_prompt=True)
+    entry = client.get(f"/prolific/{prolific_publication.pk}/start/",
+                       {"PROLIFIC_PID": "PIDA", "STUDY_ID": "STUDY1", "SESSION_ID": "SUB1"})
+    task = read_task(client.get(entry["Location"]).content.decode())
+
+    prompted = client.post(entry["Location"], answer(task, values=[2, 5, 3], best_index=0))
+
+    html = prompted.content.decode()
+    assert prompted.status_code == 200 and Response.objects.count() == 0
+    assert "You picked description 1 as the best, but rated description 2 higher (5 against 2)" in html
+    signed = re.search(r'name="consistency_prompt" value="([^"]+)"', html).group(1)
+    changed = client.post(entry["Location"], answer(read_task(html), values=[2, 5, 3], best_index=1, consistency_prompt=signed))
+    assert changed.status_code == 302
+    response = Response.objects.get()
+    assert response.is_valid and response.consistency_prompt.startswith("You picked description 1 as the best")
