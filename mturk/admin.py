@@ -1,6 +1,28 @@
 from django.contrib import admin
 
+from evaluation.permissions import studies_visible_to
+
 from .models import CrowdAssignment, Hit, LedgerEntry, MTurkDesign, ParticipantSession, ProlificDesign, Publication
+
+
+class VisibleStudiesAdmin(admin.ModelAdmin):
+    """Rows of the studies the user may see only (`study_path`: the lookup from the row to its study); the study and
+    publication choices of a form likewise. Superusers see every row; a ledger entry of no publication only they."""
+
+    study_path = "publication__study"
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(**{f"{self.study_path}__in": studies_visible_to(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "study":
+            kwargs["queryset"] = studies_visible_to(request.user)
+        elif db_field.name == "publication":
+            kwargs["queryset"] = Publication.objects.filter(study__in=studies_visible_to(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MTurkDesignInline(admin.StackedInline):
@@ -17,9 +39,10 @@ class ProlificDesignInline(admin.StackedInline):
 
 
 @admin.register(Publication)
-class PublicationAdmin(admin.ModelAdmin):
+class PublicationAdmin(VisibleStudiesAdmin):
     """A published design is frozen: the models refuse the change (clean), and the form shows why."""
 
+    study_path = "study"
     list_display = ["study", "provider", "production", "reward", "invalid_policy", "published_at"]
     list_filter = ["provider", "production"]
     readonly_fields = ["published_at"]
@@ -32,26 +55,26 @@ class PublicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Hit)
-class HitAdmin(admin.ModelAdmin):
+class HitAdmin(VisibleStudiesAdmin):
     list_display = ["hit_id", "publication", "study_neuron", "status", "max_assignments", "expires_at"]
-    list_filter = ["status", "publication"]
+    list_filter = ["status", ("publication", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["hit_id", "request_token"]
 
 
 @admin.register(CrowdAssignment)
-class CrowdAssignmentAdmin(admin.ModelAdmin):
+class CrowdAssignmentAdmin(VisibleStudiesAdmin):
     list_display = ["external_id", "publication", "worker_id", "provider_status", "decision", "response_missing", "submitted_at"]
     list_filter = ["provider_status", "decision", "response_missing"]
     search_fields = ["external_id", "worker_id"]
 
 
 @admin.register(ParticipantSession)
-class ParticipantSessionAdmin(admin.ModelAdmin):
+class ParticipantSessionAdmin(VisibleStudiesAdmin):
     list_display = ["participant_id", "session_id", "publication", "completed_at"]
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(VisibleStudiesAdmin):
     """Settle a PENDING entry here after checking the provider: DONE if it took effect, FAILED if not."""
 
     list_display = ["operation", "key", "state", "amount", "started_at", "finished_at"]
