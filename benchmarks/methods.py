@@ -1,11 +1,12 @@
 """soft-WPMI and WPMI: the project's functions against a plain per-unit float32 loop of the same formula.
 
-    python benchmarks/methods.py [--images 10000] [--units 512] [--concepts 2000 20000] [--repeats 2]
+    python benchmarks/methods.py [--images 10000] [--units 512] [--concepts 2000 20000] [--repeats 2] [--threads N]
     python benchmarks/methods.py --netdissect [--images 800] [--units 512]
 
 Each measurement runs in a fresh process (`--worker`), project and plain loop alternating, on the same
 seeded float32 inputs (P uniform in [0, 1), activations uniform); input generation is not timed. A worker
-prints seconds, the peak memory it added on top of its inputs, minor page faults and the labels' hash;
+prints seconds (wall, and CPU seconds of the process: user + system, which a loaded machine inflates
+less), the peak memory it added on top of its inputs, minor page faults and the labels' hash;
 the parent checks that project and loop give identical labels and prints the ratio of median seconds
 (project / loop), with the load average (the machine is shared). With a CUDA device both run on it.
 
@@ -67,7 +68,7 @@ def run_worker(args):
     P = torch.rand((args.images, args.concepts), generator=generator)
     A = torch.rand((args.images, args.units), generator=generator)
     inputs_mib, faults_before = peak_rss_mib(), minor_faults()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if args.worker == "project-soft-wpmi":
         scores = soft_wpmi(P, A, SoftWPMIParams(), device=args.device)
     elif args.worker == "loop-soft-wpmi":
@@ -83,10 +84,11 @@ def run_worker(args):
         raise SystemExit(f"unknown worker {args.worker}")
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     labels = scores.argmax(axis=1).astype(np.int64)
     print(json.dumps({
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "extra_mib": peak_rss_mib() - inputs_mib,
         "minor_faults": minor_faults() - faults_before,
         "labels": hashlib.sha256(labels.tobytes()).hexdigest()[:16],
@@ -96,7 +98,7 @@ def run_worker(args):
 
 def spawn(worker, concepts, args):
     command = [sys.executable, __file__, "--worker", worker, "--images", str(args.images), "--units", str(args.units),
-               "--concepts", str(concepts), "--device", args.device]
+               "--concepts", str(concepts), "--device", args.device, "--threads", str(args.threads)]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -104,7 +106,8 @@ def spawn(worker, concepts, args):
 def compare(args):
     print(f"{args.images} images x {args.units} units, device {args.device}, torch threads {torch.get_num_threads()}, "
           f"load average {os.getloadavg()}")
-    print(f"{'score':10} {'concepts':>8} {'run':>3} {'project s':>9} {'loop s':>8} {'proj +MiB':>9} {'loop +MiB':>9} "
+    print(f"{'score':10} {'concepts':>8} {'run':>3} {'project s':>9} {'loop s':>8} {'proj cpu':>8} {'loop cpu':>8} "
+          f"{'proj +MiB':>9} {'loop +MiB':>9} "
           f"{'proj faults':>11} {'loop faults':>11} {'load':>5}")
     verdicts = []
     for score in ("soft-wpmi", "wpmi"):
@@ -117,15 +120,17 @@ def compare(args):
                 project.append(runs["project"])
                 loop.append(runs["loop"])
                 print(f"{score:10} {concepts:8d} {repeat:3d} {runs['project']['seconds']:9.2f} {runs['loop']['seconds']:8.2f} "
+                      f"{runs['project']['cpu_seconds']:8.2f} {runs['loop']['cpu_seconds']:8.2f} "
                       f"{runs['project']['extra_mib']:9.0f} {runs['loop']['extra_mib']:9.0f} "
                       f"{runs['project']['minor_faults']:11d} {runs['loop']['minor_faults']:11d} {runs['loop']['load']:5.2f}")
             ratio = statistics.median(r["seconds"] for r in project) / statistics.median(r["seconds"] for r in loop)
+            cpu_ratio = statistics.median(r["cpu_seconds"] for r in project) / statistics.median(r["cpu_seconds"] for r in loop)
             identical = {r["labels"] for r in project} == {r["labels"] for r in loop} and len({r["labels"] for r in project}) == 1
-            verdicts.append((score, concepts, ratio, identical))
+            verdicts.append((score, concepts, ratio, cpu_ratio, identical))
     print(f"load average {os.getloadavg()}")
-    for score, concepts, ratio, identical in verdicts:
+    for score, concepts, ratio, cpu_ratio, identical in verdicts:
         print(f"{score:10} {args.images}x{args.units}x{concepts}: project/loop time ratio {ratio:.2f} "
-              f"({'<= 1.0' if ratio <= 1.0 else '> 1.0'}), labels identical: {identical}")
+              f"({'<= 1.0' if ratio <= 1.0 else '> 1.0'}), CPU time ratio {cpu_ratio:.2f}, labels identical: {identical}")
 
 
 def netdissect(args):
@@ -154,6 +159,7 @@ def main():
     parser.add_argument("--concepts", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads of every worker")
     parser.add_argument("--netdissect", action="store_true", help="time Network Dissection on the synthetic set instead")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -161,6 +167,7 @@ def main():
         args.images = args.images or 800
         return netdissect(args)
     args.images = args.images or 10000
+    torch.set_num_threads(args.threads)
     if args.worker:
         args.concepts = args.concepts[0]
         return run_worker(args)

@@ -151,14 +151,17 @@ def _pointwise_mutual_information(
     block_width = max(1, min(n_concepts, max_chunk_elements // max(1, len(used_images))))
     q = torch.tensor(in_examples, dtype=torch.float32, device=device)[:, None, None]
     offset = (1.0 - q) + min_prob
+    block_space, factor_space, product_space = _Scratch("cpu"), _Scratch(device), _Scratch(device)
     for c0 in range(0, n_concepts, block_width):
         c1 = min(n_concepts, c0 + block_width)
-        block = concepts[used_images, c0:c1].to(device)
+        block = block_space.view(len(used_images), c1 - c0)
+        torch.index_select(concepts[:, c0:c1], 0, used_images, out=block)
+        block = block.to(device)
         block.mul_(temperature).sub_(row_log_norm[:, None]).exp_()  # softmax over all concepts
         group = _safe_group_size(float(block.min()), in_examples, min_prob)
         step_units = n_units if device.type != "cpu" else max(1, min(n_units, _CPU_STEP_ELEMENTS // (group * (c1 - c0))))
-        factors = torch.empty((group * step_units, c1 - c0), dtype=torch.float32, device=device)
-        product = torch.empty((step_units, c1 - c0), dtype=torch.float32, device=device)
+        factors = factor_space.view(group * step_units, c1 - c0)
+        product = product_space.view(step_units, c1 - c0)
         for u0 in range(0, n_units, step_units):
             u1 = min(n_units, u0 + step_units)
             out = log_given_examples[u0:u1, c0:c1]
@@ -171,7 +174,6 @@ def _pointwise_mutual_information(
                 prod = product[: u1 - u0]
                 torch.prod(f, dim=0, out=prod)
                 out.add_(prod.log_())
-        del block, factors, product
 
     # log of the mean over units, without underflow
     log_p_concept = torch.logsumexp(log_given_examples, dim=0, keepdim=True) - math.log(n_units)
@@ -188,14 +190,38 @@ def _float32_tensor(values) -> torch.Tensor:
 
 
 def _row_logsumexp(concepts, rows, temperature, max_chunk_elements, device) -> torch.Tensor:
-    """log sum_c exp(temperature * P[i, c]) of each row i, a few rows at a time."""
-    step = max(1, max_chunk_elements // max(1, concepts.shape[1]))
-    return torch.cat(
-        [
-            torch.logsumexp(concepts[rows[i : i + step]].to(device).mul_(temperature), dim=1)
-            for i in range(0, len(rows), step)
-        ]
-    )
+    """log sum_c exp(temperature * P[i, c]) of each row i of `rows` (sorted, unique), a few rows at a time."""
+    n_rows, n_concepts = len(rows), concepts.shape[1]
+    every_row = n_rows == concepts.shape[0]  # then rows are 0..n-1: read P in place, no gather
+    step = max(1, min(n_rows, max_chunk_elements // max(1, n_concepts)))
+    space = _Scratch("cpu")
+    result = torch.empty(n_rows, dtype=torch.float32, device=device)
+    for i in range(0, n_rows, step):
+        chunk = space.view(min(step, n_rows - i), n_concepts)
+        if every_row:
+            torch.mul(concepts[i : i + len(chunk)], temperature, out=chunk)
+        else:
+            torch.index_select(concepts, 0, rows[i : i + len(chunk)], out=chunk).mul_(temperature)
+        chunk = chunk.to(device)
+        peak = chunk.amax(dim=1, keepdim=True)
+        peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))  # rows of +-inf: as logsumexp
+        result[i : i + len(chunk)] = chunk.sub_(peak).exp_().sum(dim=1).log_().add_(peak[:, 0])
+    return result
+
+
+class _Scratch:
+    """One flat float32 buffer handed out as tensors of the shapes asked for: a fresh large tensor for every
+    block would be new memory from the OS each time, paid for in page faults."""
+
+    def __init__(self, device):
+        self.device = device
+        self.flat = torch.empty(0, dtype=torch.float32, device=device)
+
+    def view(self, *shape) -> torch.Tensor:
+        size = math.prod(shape)
+        if size > self.flat.numel():
+            self.flat = torch.empty(size, dtype=torch.float32, device=self.device)
+        return self.flat[:size].view(*shape)
 
 
 def _safe_group_size(smallest_probability: float, in_examples, min_prob: float) -> int:

@@ -87,6 +87,20 @@ def test_splitting_concepts_into_blocks_does_not_change_the_scores():
     np.testing.assert_allclose(whole, blocked, rtol=1e-6)
 
 
+@pytest.mark.parametrize("step_elements", [1, 1 << 40], ids=["one-unit-a-step", "whole-layer-a-step-as-on-cuda"])
+def test_the_kernel_gives_the_same_scores_however_units_are_stepped(monkeypatch, step_elements):
+    # A CUDA device takes every unit of a concept block in one step, a CPU as many as fit in _CPU_STEP_ELEMENTS:
+    # both shapes of the one kernel, run here on torch.device("cpu"), give the hand-derived scores.
+    import explain.methods.clip_dissect as clip_dissect
+
+    monkeypatch.setattr(clip_dissect, "_CPU_STEP_ELEMENTS", step_elements)
+
+    scores = soft_wpmi(torch.tensor(P), torch.tensor(A), SoftWPMIParams(top_k=3), device=torch.device("cpu"))
+
+    assert isinstance(scores, np.ndarray) and scores.dtype == np.float32
+    np.testing.assert_allclose(scores, soft_wpmi_by_hand(P, A, 3, 10, 1, 0.998, 0.97), rtol=1e-5, atol=1e-5)
+
+
 def wpmi_by_hand(P, A, top_k, a, lam, eps=1e-7):
     """The reference's plain WPMI, one unit and concept at a time: every top image counts fully."""
     soft = np.exp(a * P) / np.exp(a * P).sum(axis=1, keepdims=True)
