@@ -150,6 +150,41 @@ def test_simulation_scores_every_explanation_with_stored_passes(random_demo, pro
     assert out.getvalue().startswith("manual\tsimulation\t")
 
 
+def test_the_references_simulation_options_are_reachable_from_the_command(random_demo, probe):
+    layer = random_demo.layers.get(name="conv4")
+    Explanation.objects.create(method=Method.objects.create(name="manual"), neuron=Neuron.objects.create(layer=layer, unit=0),
+                               text="red shapes")
+    server = PlayedServer(lambda body: completion_json("\n".join(f"{d}\t{8 if 'red' in d else 0}" for d in asked_descriptions(body))))
+    from foundation.llm import ChatLLM
+
+    with foundation.override(llm=ChatLLM(server.client(), "played-model")):
+        call_command("score_explanations", network="random-demo", layer="conv4", metric="simulation", probe="synthetic-small",
+                     simulation_param=["correlation=reference", "digit_tokens=reference", "max_passes=4"], stdout=io.StringIO())
+
+    score = SimulationScore.objects.get()
+    assert (score.params["correlation"], score.params["digit_tokens"], score.params["max_passes"]) == ("reference", "reference", 4)
+    lines = [(t, p) for sim_pass in score.passes.all() for t, p in zip(sim_pass.details["true_values"], sim_pass.details["predictions"])
+             if p is not None]
+    truth, prediction = np.array(lines, dtype=float).T
+    assert score.mean == pytest.approx(100 * np.corrcoef(truth, prediction)[0, 1])  # all passes' lines pooled
+    assert score.mean != pytest.approx(np.mean([p.score for p in score.passes.all() if p.score is not None]))
+
+
+def test_an_unknown_simulation_option_value_is_refused_before_anything_is_stored(random_demo, probe):
+    from django.core.management.base import CommandError
+
+    layer = random_demo.layers.get(name="conv4")
+    Explanation.objects.create(method=Method.objects.create(name="manual"), neuron=Neuron.objects.create(layer=layer, unit=0),
+                               text="red shapes")
+    with pytest.raises(CommandError, match="correlation='pooled'"):
+        call_command("score_explanations", network="random-demo", layer="conv4", metric="simulation", probe="synthetic-small",
+                     simulation_param=["correlation=pooled"])
+    with pytest.raises(CommandError, match="unknown param"):
+        call_command("score_explanations", network="random-demo", layer="conv4", metric="simulation", probe="synthetic-small",
+                     simulation_param=["pooling=yes"])
+    assert not SimulationScore.objects.exists()
+
+
 def test_weight_clip_prompt_names_next_layer_units_by_their_clip_dissect_labels(random_demo, probe):
     conv3 = Layer.objects.create(network=random_demo, name="conv3", unit_count=64)
     conv4 = random_demo.layers.get(name="conv4")

@@ -1,9 +1,25 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from explain.lookups import comma_list
+from explain.methods.params import ParamError, parse_params
 from foundation.errors import FoundationUnavailable
 from scoring import cosy_jobs, faithfulness_jobs, jobs, people_concepts
 from scoring.cosy import CosyParams
+from scoring.simulation import SimulationParams
+
+
+def simulation_params(items) -> SimulationParams:
+    """['correlation=reference', 'max_passes=5'] -> SimulationParams, each value converted to its field's type."""
+    given = {}
+    for item in items:
+        name, separator, value = item.partition("=")
+        if not separator or not name.strip():
+            raise CommandError(f"--simulation-param {item!r}: expected NAME=VALUE")
+        given[name.strip()] = value
+    try:
+        return parse_params(SimulationParams, given, "simulation")
+    except ParamError as error:
+        raise CommandError(str(error)) from None
 
 
 class Command(BaseCommand):
@@ -35,11 +51,16 @@ class Command(BaseCommand):
         parser.add_argument("--kind", default="caption", choices=["caption", "class"],
                             help="Simulate activations on captions (needs --probe) or weights to the output classes.")
         parser.add_argument("--few-shot-method", default="", help="Simulation examples from this method when none are hand-labelled.")
+        parser.add_argument("--simulation-param", action="append", default=[], metavar="NAME=VALUE",
+                            help="Simulation: a SimulationParams field, repeatable, e.g. correlation=reference (Bills et al.'s "
+                                 "pooled correlation) or digit_tokens=reference (only the exact tokens 0-10 count).")
         parser.add_argument("--bertscore-model", default="roberta-large")
         parser.add_argument("--bertscore-layers", type=int, default=None)
 
     def handle(self, *args, **options):
         chosen = list(dict.fromkeys(comma_list(options["metric"])))
+        if options["simulation_param"] and chosen != ["simulation"]:
+            raise CommandError("--simulation-param applies to --metric simulation only")
         if options["study"]:
             return self.handle_study(chosen, options)
         missing = [f"--{name}" for name in ("network", "layer") if not options[name]]
@@ -64,7 +85,8 @@ class Command(BaseCommand):
                 if options["kind"] == "caption" and not options["probe"]:
                     raise CommandError("--metric simulation needs --probe (the probing set of the captions and activations)")
                 means = jobs.score_by_simulation(options["network"], options["layer"], options["probe"], kind=options["kind"],
-                                                 methods=options["method"], few_shot_method=options["few_shot_method"])
+                                                 methods=options["method"], few_shot_method=options["few_shot_method"],
+                                                 params=simulation_params(options["simulation_param"]))
             else:
                 extra = {}
                 if options["metric"] == "bertscore":
