@@ -12,8 +12,8 @@ in timm too), or an architecture another app registered (explain.registries, e.g
 
 `Network.preprocessing` is how a PIL image becomes the network's input. Empty means "as the weights
 expect": a torchvision model takes its weights' transforms (the given enum member's, else the
-architecture's DEFAULT; for the ImageNet classifiers resize the shorter side to 256, center-crop 224,
-ImageNet mean/std, as the CLIP-Dissect and DnD reference code do), a timm model its pretrained config
+architecture's IMAGENET1K_V1, else its DEFAULT; for the ImageNet classifiers resize the shorter side to
+256, center-crop 224, ImageNet mean/std, as the CLIP-Dissect and DnD reference code do), a timm model its pretrained config
 (resize to input size / crop_pct, center crop), a registered architecture its own. A dict overrides it: `resize` (shorter side) and
 `crop` (center crop), or `squash` (both sides to this size, no crop); `mean`, `std`, `interpolation`.
 
@@ -102,7 +102,13 @@ def build_architecture(architecture: str, num_classes: int | None = None) -> nn.
 
 
 def torchvision_weights(architecture: str, source: str):
-    """The torchvision weights enum member a network's weights follow, or None (no download)."""
+    """The torchvision weights enum member a network's weights follow, or None (no download).
+
+    For weights that are not torchvision's (a state-dict file, random:<seed>) this is the architecture's
+    IMAGENET1K_V1 where it has one, else its DEFAULT: V1 is the classic recipe (resize 256, center-crop 224)
+    that the CLIP-Dissect and DnD reference code use for every ResNet and that published checkpoints follow,
+    where DEFAULT may be a later recipe (ResNet-50's IMAGENET1K_V2 resizes to 232).
+    """
     library, name = resolve_architecture(architecture)
     if library != "torchvision":
         return None
@@ -114,7 +120,7 @@ def torchvision_weights(architecture: str, source: str):
         except KeyError:
             members = ", ".join(w.name for w in available)
             raise NetworkError(f"{name} has no torchvision weights {member!r} ({members})") from None
-    return getattr(available, "DEFAULT", None)
+    return getattr(available, "IMAGENET1K_V1", None) or getattr(available, "DEFAULT", None)
 
 
 def weights_preprocessing(architecture: str, source: str = "", model: nn.Module | None = None) -> dict:

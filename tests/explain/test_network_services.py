@@ -19,6 +19,14 @@ def test_imagenet_classifiers_expect_resize_256_then_center_crop_224():
     assert spec["mean"] == pytest.approx([0.485, 0.456, 0.406]) and spec["std"] == pytest.approx([0.229, 0.224, 0.225])
 
 
+def test_weights_not_from_torchvision_take_the_classic_v1_recipe_that_the_reference_code_uses():
+    # ResNet-50's DEFAULT is IMAGENET1K_V2 (resize 232); the CLIP-Dissect / DnD code preprocess every ResNet with V1
+    assert weights_preprocessing("resnet50", "random:0")["resize"] == 256
+    assert weights_preprocessing("resnet50", "weights/resnet50.pth")["resize"] == 256
+    assert weights_preprocessing("resnet50", "torchvision:IMAGENET1K_V2")["resize"] == 232
+    assert weights_preprocessing("resnet50", "torchvision:IMAGENET1K_V1")["resize"] == 256
+
+
 @pytest.mark.django_db
 def test_a_network_preprocesses_as_its_weights_expect_unless_overridden():
     image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
