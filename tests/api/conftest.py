@@ -1,6 +1,9 @@
-"""Researchers with tokens, and the small studies the API tests read."""
+"""Researchers with tokens, the small studies the API tests read, and the API's operations as the URL conf has them."""
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from api.tokens import create_token
@@ -49,3 +52,38 @@ def toy_study(db, researcher):
 @pytest.fixture
 def explained_network(db):
     return build_explained_network()
+
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+_PARAMETER = re.compile(r"<(?:\w+:)?\w+>|\(\?P<\w+>[^)]*\)")
+
+
+def _routes(resolver, prefix=""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.callback
+
+
+def api_operations() -> list[tuple[str, str]]:
+    """(HTTP method, path) of every handler the URL conf routes under /api/v1/, read from the views themselves
+    (a router's action map, or the handler methods of an APIView); path parameters are written `{}`."""
+    operations = set()
+    for route, callback in _routes(get_resolver()):
+        if not route.startswith("api/v1/"):
+            continue
+        path = "/" + _PARAMETER.sub("{}", route).replace("^", "").replace("$", "")
+        actions = getattr(callback, "actions", None)
+        if actions is not None:
+            methods = actions.keys()
+        else:
+            view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+            methods = [method for method in HTTP_METHODS if hasattr(view, method)]
+        operations.update((method.upper(), path) for method in methods)
+    return sorted(operations)
+
+
+def schema_path_pattern(path: str) -> str:
+    """An OpenAPI path (`/api/v1/studies/{name}/`) with its parameters written `{}`, as api_operations does."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
