@@ -25,6 +25,16 @@ def client_with(secret: str | None) -> APIClient:
     return client
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """In a module that sets FAIL_ON_SKIP, a skipped test fails: there, a skip means something went unchecked."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and getattr(item.module, "FAIL_ON_SKIP", False):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in a module where nothing may be skipped: {report.longrepr}"
+
+
 @pytest.fixture
 def researcher(db):
     return make_researcher("ada")
