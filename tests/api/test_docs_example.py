@@ -1,6 +1,8 @@
-"""The Python example of docs/api.md runs as written against a live server with demo-like data: it imports two
-methods' explanations, creates a study, invites two raters (who then rate through the real rating pages),
-and downloads the comparison table, which is the one `comparison_table` prints."""
+"""The Python example of docs/api.md runs as written against the demo (`manage.py demo --no-serve` builds it: synthetic
+probing set, demo CNN trained on it, an explain job, the researcher account) on a live server, with a token from
+`manage.py api_token`: it imports two methods' explanations for the demo CNN's explained layers, creates a study,
+invites two raters (who then rate through the real rating pages), and downloads the comparison table, which is
+the one `comparison_table` prints."""
 import json
 import subprocess
 import sys
@@ -11,10 +13,8 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from tests.evaluation.conftest import build_explained_network
+from explain.models import Layer
 from tests.evaluation.helpers import answer, read_task
-
-from .conftest import make_researcher
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "docs" / "api_example.py"
@@ -26,10 +26,11 @@ def test_the_docs_show_the_example_file_as_it_is():
     assert f"```python\n{EXAMPLE.read_text()}```" in (ROOT / "docs" / "api.md").read_text()
 
 
-def write_explanations(folder: Path, method: str, words: list[str]) -> Path:
+def write_explanations(folder: Path, method: str, words: list[str], layers: dict[str, int]) -> Path:
+    """A plain-format file describing every unit of `layers` ({name: unit count})."""
     path = folder / f"{method}.csv"
-    rows = [f"{layer},{unit},{words[unit % len(words)]} seen by {method}" for layer in ("layer1", "layer2")
-            for unit in range(6)]
+    rows = [f"{layer},{unit},{words[unit % len(words)]} seen by {method}" for layer, units in layers.items()
+            for unit in range(units)]
     path.write_text("layer,unit,description\n" + "\n".join(rows) + "\n")
     return path
 
@@ -48,15 +49,26 @@ def rate_everything(link: str, values) -> int:
     return answered
 
 
-def test_api_example_runs_as_written(live_server, transactional_db, settings, tmp_path):
+def build_the_demo(settings, tmp_path) -> dict[str, int]:
+    """The demo as `manage.py demo --no-serve` builds it; its explained layers with their unit counts."""
+    settings.VAR_DIR = tmp_path / "var"  # where the demo keeps its trained weights and the researcher password
+    call_command("demo", "--no-serve", stdout=StringIO())
+    demo_layers = Layer.objects.filter(network__name="demo-cnn", neurons__top_images__isnull=False).distinct()
+    return {layer.name: layer.unit_count for layer in demo_layers.order_by("order")}
+
+
+def test_api_example_runs_as_written_against_the_demo(live_server, transactional_db, settings, tmp_path):
     settings.SITE_URL = live_server.url
-    build_explained_network()
-    _, token = make_researcher("ada")
-    files = [write_explanations(tmp_path, "alpha", ["red circle", "blue square"]),
-             write_explanations(tmp_path, "beta", ["texture", "stripes", "grass"])]
+    layers = build_the_demo(settings, tmp_path)
+    assert len(layers) == 2
+    made = StringIO()
+    call_command("api_token", "create", "researcher", "--name", "docs example", stdout=made, stderr=StringIO())
+    token = made.getvalue().strip()
+    files = [write_explanations(tmp_path, "alpha", ["red circle", "blue square"], layers),
+             write_explanations(tmp_path, "beta", ["texture", "stripes", "grass"], layers)]
 
     process = subprocess.Popen(
-        [sys.executable, str(EXAMPLE), "tiny-cnn", "docs-demo", *[f"{p.stem}={p.name}" for p in files]],
+        [sys.executable, str(EXAMPLE), "demo-cnn", "docs-demo", *[f"{p.stem}={p.name}" for p in files]],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={"PATH": "/usr/bin:/bin", "NEURONEVAL_URL": live_server.url, "NEURONEVAL_TOKEN": token,
              "NEURONEVAL_WAIT_SECONDS": "180"},
@@ -78,7 +90,7 @@ def test_api_example_runs_as_written(live_server, transactional_db, settings, tm
     printed.append(out)
     assert process.returncode == 0, err
     text = "".join(printed)
-    assert "imported 12 explanations by alpha: {'layer1': 6, 'layer2': 6}" in text
+    assert f"imported {sum(layers.values())} explanations by alpha: {layers}" in text
     assert "study docs-demo: 4 neurons, status open" in text
     assert "8 of 8 responses" in text
 
