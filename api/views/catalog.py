@@ -10,7 +10,7 @@ from rest_framework import status, viewsets
 from rest_framework.response import Response
 
 from explain.importers import ImportFileError, import_explanations
-from explain.jobs import JobError, create_job, load_methods
+from explain.jobs import JobError, create_job, load_methods, method_params
 from explain.models import Explanation, Job, Method, Network, ProbeDataset
 from explain.probes import ProbeImportError, import_broden_folder, import_image_folder
 
@@ -165,9 +165,18 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
         if not ProbeDataset.objects.filter(name=options["probe"]).exists():
             problems.append({"field": "probe", "detail": f"no probing set named {options['probe']!r}"})
         try:
-            load_methods(options["methods"])
+            methods = load_methods(options["methods"])
         except JobError as error:
             problems.append({"field": "methods", "detail": str(error)})
+        else:
+            # The params the run would refuse (unknown names, bad values, a control without a source): refused now,
+            # with the same check the job makes before any work starts, rather than as a failed job.
+            for method in methods:
+                try:
+                    method_params(method, options["methods"], options["method_params"])
+                except JobError as error:
+                    problems.append({"field": f"method_params.{method.name}", "detail": str(error)})
+                    break
         if problems:
             raise Problem(422, "job-refused", "; ".join(p["detail"] for p in problems), errors=problems)
         job = create_job(

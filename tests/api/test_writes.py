@@ -239,3 +239,37 @@ def test_a_labelling_study_is_created_with_its_kind_and_image_counts(api, explai
     assert refused.status_code == 422 and "top and random image counts are for labelling studies" in refused.json()["detail"]
     assert api.post("/api/v1/studies/", {**body, "name": "odd", "kind": "survey"}, format="json").status_code == 400
     assert not Study.objects.filter(name__in=["rated", "odd"]).exists()
+
+
+def test_an_explain_job_runs_and_reports_its_status_and_progress(api, settings, tmp_path):
+    from demo.synthetic import SyntheticConfig, ensure_synthetic_probe
+    from explain.models import Network
+
+    settings.VAR_DIR = tmp_path / "var"
+    Network.objects.create(name="demo-cnn", architecture="demo-cnn", weights_source="random:0")
+    ensure_synthetic_probe("tiny", seed=0, config=SyntheticConfig(n_images=12))
+    submitted = api.post("/api/v1/jobs/", {"network": "demo-cnn", "probe": "tiny", "layers": ["conv1"],
+                                           "methods": ["netdissect"], "top_k": 3}, format="json")
+    assert submitted.status_code == 202, submitted.content
+    job = api.get(f"/api/v1/jobs/{submitted.json()['id']}/").json()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["progress"] == 1.0 and job["progress_done"] == job["progress_total"] > 0
+    assert [row["id"] for row in api.get("/api/v1/jobs/", {"status": "succeeded"}).json()["results"]] == [job["id"]]
+    stored = Explanation.objects.filter(method__name="netdissect", neuron__layer__name="conv1")
+    listed = api.get("/api/v1/explanations/", {"network": "demo-cnn", "layer": "conv1", "method": "netdissect",
+                                               "page_size": 500}).json()["results"]
+    assert stored.count() == 16 and sorted(row["id"] for row in listed) == sorted(stored.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("methods, params, field, detail", [
+    (["netdissect"], {"netdissect": {"bogus": 1}}, "method_params.netdissect", "bogus"),
+    (["netdissect"], {"milan": {"k": 1}}, "method_params.netdissect", "params for method(s) milan"),
+    (["shuffled-control"], {}, "method_params.shuffled-control", "needs another method's explanations"),
+])
+def test_an_explain_job_the_run_would_refuse_is_refused_before_it_is_made(api, explained_network, methods, params,
+                                                                          field, detail):
+    refused = api.post("/api/v1/jobs/", {"network": "tiny-cnn", "probe": "tiny-probe", "layers": ["layer1"],
+                                         "methods": methods, "method_params": params}, format="json")
+    assert refused.status_code == 422, refused.content
+    assert [e["field"] for e in refused.json()["errors"]] == [field] and detail in refused.json()["detail"]
+    assert not Job.objects.exists()
