@@ -273,3 +273,33 @@ def test_an_explain_job_the_run_would_refuse_is_refused_before_it_is_made(api, e
     assert refused.status_code == 422, refused.content
     assert [e["field"] for e in refused.json()["errors"]] == [field] and detail in refused.json()["detail"]
     assert not Job.objects.exists()
+
+
+def test_every_create_takes_an_idempotency_key(client):
+    from .conftest import api_operations, schema_path_pattern
+
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    creates = {path for method, path in api_operations() if method == "POST"}
+    described = {schema_path_pattern(path): operations["post"] for path, operations in schema["paths"].items()
+                 if "post" in operations}
+    assert set(described) == creates and len(creates) == 8
+    for path, operation in described.items():
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+
+
+def test_an_upload_retried_with_its_key_is_imported_once_and_another_file_is_refused(api, explained_network):
+    text = "layer,unit,description\nlayer1,0,red things\nlayer1,1,blue things\n"
+    fields = {"network": "tiny-cnn", "method": "milan", "format": "milan"}
+    first = api.post("/api/v1/explanations/", {**fields, "file": upload("m.csv", text)}, format="multipart",
+                     HTTP_IDEMPOTENCY_KEY="upload-1")
+    Explanation.objects.filter(method__name="milan").update(text="edited since")  # a second import would undo this
+    again = api.post("/api/v1/explanations/", {**fields, "file": upload("m.csv", text)}, format="multipart",
+                     HTTP_IDEMPOTENCY_KEY="upload-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert set(Explanation.objects.filter(method__name="milan").values_list("text", flat=True)) == {"edited since"}
+    other = api.post("/api/v1/explanations/", {**fields, "file": upload("m.csv", text.replace("red", "green"))},
+                     format="multipart", HTTP_IDEMPOTENCY_KEY="upload-1")
+    assert other.status_code == 422 and other.json()["type"] == "/api/problems/idempotency-key-reused"
+    assert not Explanation.objects.filter(text__startswith="green").exists()
