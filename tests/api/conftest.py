@@ -86,7 +86,8 @@ def api_operations() -> list[tuple[str, str]]:
         path = "/" + _PARAMETER.sub("{}", route).replace("^", "").replace("$", "")
         actions = getattr(callback, "actions", None)
         if actions is not None:
-            methods = actions.keys()
+            # DRF adds `head` to a viewset's action map the first time it answers a request: not an operation.
+            methods = [method for method in actions if method in HTTP_METHODS]
         else:
             view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
             methods = [method for method in HTTP_METHODS if hasattr(view, method)]

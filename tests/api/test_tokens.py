@@ -23,6 +23,11 @@ def logged_in(client, db):
     return client, user
 
 
+def test_the_study_list_links_the_token_page(logged_in):
+    client, _ = logged_in
+    assert '<a href="/api/tokens/">API tokens</a>' in client.get("/studies/").content.decode()
+
+
 def test_token_page_shows_a_new_token_once_and_stores_only_its_hash(logged_in):
     client, user = logged_in
     page = client.post("/api/tokens/", {"name": "lab notebook"})
