@@ -303,3 +303,20 @@ def test_an_upload_retried_with_its_key_is_imported_once_and_another_file_is_ref
                      format="multipart", HTTP_IDEMPOTENCY_KEY="upload-1")
     assert other.status_code == 422 and other.json()["type"] == "/api/problems/idempotency-key-reused"
     assert not Explanation.objects.filter(text__startswith="green").exists()
+
+
+
+def test_a_tidy_file_is_imported_into_an_existing_study(api, toy_study):
+    lines = b"".join(api.get(f"/api/v1/studies/{toy_study.name}/ratings/").streaming_content).decode().splitlines()
+    header, rows = lines[0], lines[1:]
+    by_rater = {rater: [row for row in rows if row.split(",")[1] == rater] for rater in ("r1", "r2")}
+    assert [len(part) for part in by_rater.values()] == [9, 9]  # each rater rated every neuron of the study
+    first, rest = ("\n".join([header, *by_rater[rater]]) + "\n" for rater in ("r1", "r2"))
+    created = api.post("/api/v1/study-imports/", {"name": "halves", "file": upload("r1.csv", first)},
+                       format="multipart")
+    assert created.status_code == 201 and created.json()["responses"] == 3
+    added = api.post("/api/v1/studies/halves/ratings/", {"file": upload("r2.csv", rest)}, format="multipart")
+    assert added.status_code == 201, added.content
+    assert (added.json()["study"], added.json()["responses"], added.json()["ratings"]) == ("halves", 3, 9)
+    table = api.get("/api/v1/studies/halves/comparison/", {"bootstrap": 50}).json()
+    assert table == api.get(f"/api/v1/studies/{toy_study.name}/comparison/", {"bootstrap": 50}).json()
