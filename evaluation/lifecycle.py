@@ -35,7 +35,8 @@ def change_status(study: Study, new_status: str) -> Study:
         if new_status == locked.status:
             return locked
         if new_status not in TRANSITIONS[Status(locked.status)]:
-            raise StudyError(f"a {locked.status} study cannot be {new_status}")
+            moves = " or ".join(sorted(TRANSITIONS[Status(locked.status)])) or "nothing (closed is final)"
+            raise StudyError(f"the study is {locked.status}; it can become {moves}, not {new_status}")
         if new_status == Status.OPEN and not locked.study_neurons.exists():
             raise StudyError("this study has no neurons to rate; it cannot open")
         locked.status = new_status

@@ -71,11 +71,11 @@ def test_status_changes_follow_the_life_cycle(api, researcher, explained_network
     assert api.post("/api/v1/studies/", body, format="json").status_code == 201
     move = lambda status: api.patch("/api/v1/studies/cycle/", {"status": status}, format="json")
     refused = move("paused")
-    assert refused.status_code == 422 and refused.json()["detail"] == "a draft study cannot be paused"
+    assert refused.status_code == 422 and refused.json()["detail"] == "the study is draft; it can become closed or open, not paused"
     assert [move(status).json()["status"] for status in ("open", "paused", "open", "closed")] == [
         "open", "paused", "open", "closed"]
     for status in ("open", "draft", "paused"):
-        assert move(status).json()["detail"] == f"a closed study cannot be {status}"  # closed is final
+        assert move(status).json()["detail"] == f"the study is closed; it can become nothing (closed is final), not {status}"
     assert Study.objects.get(name="cycle").status == "closed"
 
 
