@@ -13,11 +13,11 @@ from explain.activations import get_activation_cache
 from explain.jobs import ensure_layer, save_top_images
 from scoring.faithfulness import METRICS, ConceptVector
 from scoring.models import MetricScore
-from tests.fakes.browser import csp_violations
+from tests.fakes.browser import csp_violations, new_page_after
 from tests.scoring.conftest import add_explanations, random_demo_layer  # noqa: F401  (a fixture)
 
 from .test_rating_page_browser import (  # noqa: F401  (browser is a fixture)
-    SIZES, axe_violations, browser, header, new_page_after, pytestmark, screenshot,
+    SIZES, axe_violations, browser, header, pytestmark, screenshot,
 )
 
 LAYER, UNITS = "conv4", (0, 1)

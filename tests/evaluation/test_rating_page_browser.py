@@ -13,7 +13,7 @@ from analysis.ratings_io import export_ratings
 from evaluation.models import Rater, Response, Study
 from evaluation.services import create_study, invite_raters
 
-from tests.fakes.browser import browser_marks, csp_violations, start_chromium
+from tests.fakes.browser import browser_marks, csp_violations, new_page_after, start_chromium
 
 from .conftest import METHOD_NAMES, build_explained_network
 
@@ -65,18 +65,6 @@ def click_answers(browser, values, best):
         option = browser.find_elements(By.CSS_SELECTOR, ".best-option")[best]
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", option)
         option.click()
-
-
-def new_page_after(browser, action):
-    """Do `action`, then wait until the browser has left the page it was on and loaded the next one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    old = browser.find_element(By.TAG_NAME, "html")
-    action()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(old))
-    WebDriverWait(browser, 30).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
 def submit(browser):
@@ -169,7 +157,7 @@ def test_back_after_submit_neither_resubmits_nor_shows_stale_choices(live_server
     assert browser.execute_script("return document.querySelector('input[name=task]').value") != first_task
     assert checked_values(browser) == {}
     new_page_after(browser, browser.refresh)
-    browser.forward()
+    new_page_after(browser, browser.forward)
     assert Response.objects.count() == 1 and "Task 2 of 4" in header(browser)
     assert csp_violations(browser) == []
 

@@ -5,6 +5,7 @@ Chromium and chromedriver come from Debian's packages (`.ci/run` installs them);
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -54,3 +55,70 @@ def csp_violations(driver) -> list[str]:
     events = driver.execute_script("return window.__cspViolations || [];")
     logged = [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
     return events + logged
+
+
+# Chromium's second word for a stale element: when the page or the node is swapped while chromedriver resolves it
+# (a navigation committing, poll.js replacing a section), the DevTools error below comes back as an "unknown error"
+# instead of "stale element reference" (SeleniumHQ/selenium#15401; seen here on a loaded 2-core machine).
+_NODE_LEFT_THE_DOCUMENT = "Node with given id does not belong to the document"
+
+
+def is_stale(error: Exception) -> bool:
+    """Whether `error` says the element is no longer in the page it was found in."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    if isinstance(error, StaleElementReferenceException):
+        return True
+    return isinstance(error, WebDriverException) and _NODE_LEFT_THE_DOCUMENT in (error.msg or "")
+
+
+def wait_until(condition, timeout: float = 60, what: str = "condition"):
+    """Call `condition()` until it returns something true, and return that. A condition that finds its elements itself
+    may meet them while the page or a live section is being replaced: that try counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except Exception as error:
+            if not is_stale(error):
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def has_left(element) -> bool:
+    """Whether `element`'s page has been replaced (or the element removed from it)."""
+    try:
+        element.is_enabled()
+    except Exception as error:
+        if is_stale(error):
+            return True
+        raise
+    return False
+
+
+def new_page_after(driver, action, timeout: float = 60):
+    """Do `action`, then wait until the browser has left the page it was on and loaded the next one."""
+    from selenium.webdriver.common.by import By
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    wait_until(lambda: has_left(old), timeout, what="the browser to leave the page")
+    wait_until(lambda: driver.execute_script("return document.readyState") == "complete", timeout,
+               what="the next page to load")
+
+
+def click_when_found(driver, selector: str, timeout: float = 60):
+    """Find the element at CSS `selector` and click it, finding it again when a live section replaced it between the
+    two (a click that met the old node never reached the page)."""
+    from selenium.webdriver.common.by import By
+
+    def click():
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_until(click, timeout, what=f"a click on {selector}")
