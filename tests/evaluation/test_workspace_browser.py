@@ -3,7 +3,6 @@ demo CNN, the demo's three methods, at a small size): build, preview, open, watc
 exclude a rater, download the LaTeX table and compile it."""
 import shutil
 import subprocess
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,7 +11,9 @@ from django.contrib.auth import get_user_model
 from evaluation.models import Exclusion, Response, Study
 from evaluation.services import eligible_counts
 
-from tests.fakes.browser import browser_marks, csp_violations, start_chromium
+from tests.fakes.browser import (
+    browser_marks, click_when_found, csp_violations, is_stale, new_page_after, start_chromium, wait_until,
+)
 
 pytestmark = browser_marks
 
@@ -41,26 +42,18 @@ def two_browsers():
     rater.quit()
 
 
-def wait_until(condition, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def shown(driver, selector):
-    """The text of the first element matching `selector` on the current page, "" while there is none."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """The text of the first element matching `selector` on the current page, "" while there is none (or while it is
+    being replaced: the page navigating, poll.js swapping a live section)."""
     from selenium.webdriver.common.by import By
 
     try:
         elements = driver.find_elements(By.CSS_SELECTOR, selector)
         return elements[0].text if elements else ""
-    except StaleElementReferenceException:
-        return ""
+    except Exception as error:
+        if is_stale(error):
+            return ""
+        raise
 
 
 def fetch_text(driver, url):
@@ -132,7 +125,7 @@ def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers
     find(By.XPATH, "//button[contains(., 'Enable an open volunteer link')]").click()
     link = wait_until(lambda: shown(researcher, "code.open-link"), what="volunteer link")
     researcher.execute_script("window.notReloaded = true;")
-    assert "0 / 0" in find(By.ID, "study-progress").text
+    wait_until(lambda: "0 / 0" in shown(researcher, "#study-progress"), what="the empty progress section")
 
     # A volunteer rates two tasks in a second browser session, then a second volunteer one task.
     assert link.startswith("http") and "/join/" in link
@@ -140,14 +133,15 @@ def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers
 
     def rate(tasks):
         rater.get(join)
-        rater.find_element(By.LINK_TEXT, "Start").click()
+        new_page_after(rater, rater.find_element(By.LINK_TEXT, "Start").click)
         for task_number in range(1, tasks + 1):
-            wait_until(lambda: f"{task_number} of 4" in shown(rater, ".task-header"), what=f"task {task_number}")
+            assert f"{task_number} of 4" in shown(rater, ".task-header")
             assert not any(name in rater.page_source for name in methods)
             for fieldset in rater.find_elements(By.CSS_SELECTOR, "fieldset.description"):
                 fieldset.find_elements(By.CSS_SELECTOR, ".scale-option")[3].click()
             rater.find_element(By.CSS_SELECTOR, ".best-option").click()
-            rater.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            # The answer's page loaded before anything else happens (the next volunteer's cookies cleared, say).
+            new_page_after(rater, rater.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
 
     rate(2)
     wait_until(lambda: Response.objects.filter(study=study).count() == 2, what="two stored responses")
@@ -162,8 +156,8 @@ def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers
     wait_until(lambda: "from 3 responses" in shown(researcher, "#study-results"), what="report of 3 responses")
 
     # Exclude the first volunteer (the busiest rater, listed first) from their rater page.
-    find(By.CSS_SELECTOR, "#study-progress table.raters a").click()
-    wait_until(lambda: shown(researcher, ".rater-exclusion input[name=reason]") == "", what="rater page")
+    # poll.js may replace the progress section between finding the link and clicking it.
+    new_page_after(researcher, lambda: click_when_found(researcher, "#study-progress table.raters a"))
     find(By.CSS_SELECTOR, ".rater-exclusion input[name=reason]").send_keys("rated everything 4")
     find(By.CSS_SELECTOR, ".rater-exclusion button[value=exclude]").click()
     wait_until(lambda: "Excluded from the analysis: rated everything 4" in shown(researcher, ".rater-exclusion"),
@@ -174,7 +168,10 @@ def test_build_preview_open_watch_exclude_and_download(live_server, two_browsers
     find(By.LINK_TEXT, study.name).click()
     wait_until(lambda: "2 responses (rater excluded: rated everything 4 (2))" in shown(researcher, "#study-results"),
                what="report recomputed without the excluded rater")
-    href = find(By.CSS_SELECTOR, "#study-results a[href$='comparison.latex']").get_attribute("href")
+    # Read in one step: poll.js may swap the results panel between a find and a read.
+    href = researcher.execute_script(
+        "const link = document.querySelector(\"#study-results a[href$='comparison.latex']\"); return link && link.href;")
+    assert href, "no LaTeX link in the results panel"
     status, latex = fetch_text(researcher, href)
     assert status == 200 and r"\begin{tabular}" in latex
     assert "Excluded by the researchers and left out of every figure: 2 responses" in latex
