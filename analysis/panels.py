@@ -95,12 +95,11 @@ def metric_agreement_panel(request, study) -> str:
     from analysis.agreement import metric_agreement
     from analysis.frames import metric_scores_frame, ratings_frame
     from analysis.services import Selection
-    from evaluation.services import study_data_version
+    from evaluation.services import study_section_key
     from scoring.models import MetricScore
 
     # The study page has the answers' fingerprint already (responses, exclusions, policy). The scores' fingerprint
     # joins every description of the study (the page's slowest query at 10,000 responses): read once a minute.
-    version = getattr(study, "data_version", None) or study_data_version(study)
     minute = timezone.now().strftime("%Y%m%d%H%M")
 
     def scores_fingerprint():
@@ -110,7 +109,7 @@ def metric_agreement_panel(request, study) -> str:
 
     scores = cache.get_or_set(f"study-metric-scores:{study.pk}:{study.created_at.timestamp()}:{minute}",
                               scores_fingerprint, 120)
-    key = f"study-metric-agreement:{study.pk}:{study.created_at.timestamp()}:{version}:{scores}"
+    key = study_section_key("metric-agreement", study, scores)
     html = cache.get(key)
     if html is None:
         score_frame = metric_scores_frame(study)

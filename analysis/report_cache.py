@@ -21,7 +21,7 @@ from analysis import stats
 from analysis.models import ReportArtifact, StudyReport
 from analysis.report import build_report
 from evaluation.models import Study
-from evaluation.services import study_data_version
+from evaluation.services import known_data_version, study_data_version
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,8 @@ def report_resamples() -> int:
 
 
 def study_state_key(study: Study) -> str:
-    """What the report was computed from: the study's data version (evaluation.services.study_data_version).
-
-    A page that read the version already leaves it on the study (`data_version`) to spare the query.
-    """
-    return getattr(study, "data_version", None) or study_data_version(study)
+    """What the report was computed from: the study's data version (evaluation.services.study_data_version)."""
+    return known_data_version(study)
 
 
 def stored_report(study: Study) -> StudyReport | None:

@@ -9,14 +9,26 @@ from .models import Assignment, CollectionStop, Exclusion, Rater, Rating, Respon
 from .permissions import studies_visible_to
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows the platform writes itself (frozen study contents, slots, assignments, answers): look, never edit;
-    and only those of studies the user may see (`study_path`: the lookup from the row to its study)."""
+class VisibleStudiesAdmin(admin.ModelAdmin):
+    """Rows of the studies the user may see only (`study_path`: the lookup from the row to its study), and only
+    those studies among a form's choices. Superusers see every row, rows of no study included."""
 
     study_path = "study"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(**{f"{self.study_path}__in": studies_visible_to(request.user)})
+        rows = super().get_queryset(request)
+        if request.user.is_superuser:
+            return rows
+        return rows.filter(**{f"{self.study_path}__in": studies_visible_to(request.user)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "study":
+            kwargs["queryset"] = studies_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ReadOnlyAdmin(VisibleStudiesAdmin):
+    """Rows the platform writes itself (frozen study contents, slots, assignments, answers): look, never edit."""
 
     def has_add_permission(self, request, obj=None):
         return False

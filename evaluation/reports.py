@@ -35,6 +35,19 @@ def study_data_version(study: Study) -> str:
             f"|x{exclusions['n']}-{exclusions['last']}-{exclusions['lifted']}-{last_lifted}|p{policy}")
 
 
+def known_data_version(study: Study) -> str:
+    """The study's data version; a page that read it already leaves it on the study (`data_version`) for every
+    section it renders, sparing the query."""
+    return getattr(study, "data_version", None) or study_data_version(study)
+
+
+def study_section_key(section: str, study: Study, *extra) -> str:
+    """A cache key for one of a study's sections computed from its answers: it changes with the data version.
+    created_at too: SQLite may give a new study the id of a deleted one."""
+    return ":".join([f"study-{section}", str(study.pk), str(study.created_at.timestamp()), known_data_version(study),
+                     *map(str, extra)])
+
+
 def study_progress(study: Study) -> dict:
     """Per-layer counts for the study page: grouped queries, then sums in Python, whatever the study's size."""
     k = study.raters_per_neuron

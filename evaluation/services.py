@@ -20,7 +20,8 @@ from .raters import enable_open_link, get_or_create_rater, invite_raters, new_ra
 from .ratings_table import TIDY_COLUMNS, tidy_rating_rows, write_tidy_ratings
 from .lifecycle import allowed_transitions, change_status
 from .reports import (
-    collection_pace, method_progress, rater_quality, seconds_per_task, study_data_version, study_progress,
+    collection_pace, known_data_version, method_progress, rater_quality, seconds_per_task, study_data_version,
+    study_progress, study_section_key,
 )
 from .studies import MAX_METHODS, MIN_METHODS, AdaptivePlan, LayerSelection, create_study, eligible_counts
 from .submission import submit_response
@@ -42,6 +43,7 @@ __all__ = [
     "ImportedResponse", "ImportRefused", "ImportSummary", "include", "invite_raters", "LayerSelection", "lock_study",
     "MAX_METHODS", "method_progress", "MIN_METHODS", "new_rater_token", "NONE_FIT_LABEL", "open_link",
     "preview_context", "rater_link", "rater_progress", "rater_quality", "RATING_QUESTION", "record_imported_responses", "SCALE_LABELS", "seconds_per_task", "set_exclusion_policy",
-    "study_data_version", "study_progress", "StudyError", "SubmissionError", "submit_response", "task_context",
+    "known_data_version", "study_data_version", "study_progress", "study_section_key", "StudyError", "SubmissionError",
+    "submit_response", "task_context",
     "TIDY_COLUMNS", "tidy_rating_rows", "UNINTERPRETABLE_LABEL", "write_tidy_ratings",
 ]

@@ -191,8 +191,7 @@ def study_detail(request, name):
 def _signals_by_rater(study) -> dict[int, dict]:
     """Rater pk -> quality signals and the policy's verdict (evaluation.rater_scores); computed once per change
     of the study's answers, exclusions or policy."""
-    version = getattr(study, "data_version", None) or services.study_data_version(study)
-    key = f"study-rater-signals:{study.pk}:{study.created_at.timestamp()}:{version}"
+    key = services.study_section_key("rater-signals", study)
     rows = cache.get(key)
     if rows is None:
         signals = study_rater_signals(study)
@@ -209,8 +208,7 @@ def _rater_quality_html(study) -> str:
     """The study page's table of every rater's quality, rendered once per change of the study's answers,
     exclusions or policy: a 10,000-response study has hundreds of raters, and rendering their rows on every
     view cost four times the rest of the page."""
-    version = getattr(study, "data_version", None) or services.study_data_version(study)
-    key = f"study-rater-quality:{study.pk}:{study.created_at.timestamp()}:{version}"
+    key = services.study_section_key("rater-quality", study)
     html = cache.get(key)
     if html is None:
         rows = _with_signals(services.rater_quality(study), _signals_by_rater(study))
@@ -235,9 +233,7 @@ LIVE_SECTION_SECONDS = 120
 def _progress_key(study) -> str:
     """Progress is computed once per change of the study's answers, and at most once a minute otherwise
     (for the hourly pace and reserved tasks), whoever is watching."""
-    version = getattr(study, "data_version", None) or services.study_data_version(study)
-    # created_at too: SQLite may give a new study the id of a deleted one.
-    return f"study-progress:{study.pk}:{study.created_at.timestamp()}:{version}:{timezone.now():%Y%m%d%H%M}"
+    return services.study_section_key("progress", study, f"{timezone.now():%Y%m%d%H%M}")
 
 
 def _progress_html(request, study, key=None) -> str:

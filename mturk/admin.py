@@ -1,26 +1,19 @@
 from django.contrib import admin
 
+from evaluation.admin import VisibleStudiesAdmin
 from evaluation.permissions import studies_visible_to
 
 from .models import CrowdAssignment, Hit, LedgerEntry, MTurkDesign, ParticipantSession, ProlificDesign, Publication
 
 
-class VisibleStudiesAdmin(admin.ModelAdmin):
-    """Rows of the studies the user may see only (`study_path`: the lookup from the row to its study); the study and
-    publication choices of a form likewise. Superusers see every row; a ledger entry of no publication only they."""
+class PublicationScopedAdmin(VisibleStudiesAdmin):
+    """Crowd rows reach their study through their publication; a form offers only visible studies' publications.
+    A ledger entry of no publication is shown to superusers only."""
 
     study_path = "publication__study"
 
-    def get_queryset(self, request):
-        rows = super().get_queryset(request)
-        if request.user.is_superuser:
-            return rows
-        return rows.filter(**{f"{self.study_path}__in": studies_visible_to(request.user)})
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "study":
-            kwargs["queryset"] = studies_visible_to(request.user)
-        elif db_field.name == "publication":
+        if db_field.name == "publication":
             kwargs["queryset"] = Publication.objects.filter(study__in=studies_visible_to(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -39,7 +32,7 @@ class ProlificDesignInline(admin.StackedInline):
 
 
 @admin.register(Publication)
-class PublicationAdmin(VisibleStudiesAdmin):
+class PublicationAdmin(PublicationScopedAdmin):
     """A published design is frozen: the models refuse the change (clean), and the form shows why."""
 
     study_path = "study"
@@ -55,26 +48,26 @@ class PublicationAdmin(VisibleStudiesAdmin):
 
 
 @admin.register(Hit)
-class HitAdmin(VisibleStudiesAdmin):
+class HitAdmin(PublicationScopedAdmin):
     list_display = ["hit_id", "publication", "study_neuron", "status", "max_assignments", "expires_at"]
     list_filter = ["status", ("publication", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["hit_id", "request_token"]
 
 
 @admin.register(CrowdAssignment)
-class CrowdAssignmentAdmin(VisibleStudiesAdmin):
+class CrowdAssignmentAdmin(PublicationScopedAdmin):
     list_display = ["external_id", "publication", "worker_id", "provider_status", "decision", "response_missing", "submitted_at"]
     list_filter = ["provider_status", "decision", "response_missing"]
     search_fields = ["external_id", "worker_id"]
 
 
 @admin.register(ParticipantSession)
-class ParticipantSessionAdmin(VisibleStudiesAdmin):
+class ParticipantSessionAdmin(PublicationScopedAdmin):
     list_display = ["participant_id", "session_id", "publication", "completed_at"]
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(VisibleStudiesAdmin):
+class LedgerEntryAdmin(PublicationScopedAdmin):
     """Settle a PENDING entry here after checking the provider: DONE if it took effect, FAILED if not."""
 
     list_display = ["operation", "key", "state", "amount", "started_at", "finished_at"]
